@@ -1,0 +1,3 @@
+from batmond.cli import main
+
+raise SystemExit(main())

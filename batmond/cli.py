@@ -1,0 +1,134 @@
+"""Command line: run, check-config, sim, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from batmond import __version__
+from batmond.config import DEFAULT_PATH, ConfigError, load
+
+log = logging.getLogger("batmond")
+
+
+def setup_logging(level: str = "info", timestamps: bool | None = None) -> None:
+    # journald stamps lines itself; a terminal gets the time.
+    if timestamps is None:
+        timestamps = sys.stderr.isatty()
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if timestamps:
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=getattr(logging, level.upper()), format=fmt, stream=sys.stderr, force=True)
+    logging.getLogger("bumble").setLevel(logging.WARNING)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load(args.file)
+    ble = sum(not d.is_serial for d in config.devices)
+    print(f"{args.file}: OK ({len(config.devices)} device(s), {ble} over Bluetooth)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from batmond.daemon import Daemon, StartupError
+
+    config = load(args.config)
+    setup_logging(args.log_level or config.log.level)
+    daemon = Daemon(config)
+    if config.mqtt.enabled:
+        from batmond.sinks.mqtt import MqttSink
+
+        daemon.add_sink(MqttSink(config.mqtt, config.sampling))
+    try:
+        asyncio.run(daemon.run(args.duration))
+    except StartupError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from batmond.sim import Simulator, server_transport, specs_from_config
+
+    config = load(args.config)
+    setup_logging(args.log_level or "info")
+
+    async def main() -> None:
+        simulator = Simulator(server_transport(config.bluetooth.transport))
+        await simulator.start(specs_from_config(config))
+        print(f"simulating {len(simulator.devices)} BMS on {simulator.host_transport}; Ctrl-C stops", flush=True)
+        try:
+            if args.duration is None:
+                await asyncio.Event().wait()
+            else:
+                await asyncio.sleep(args.duration)
+        finally:
+            await simulator.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from batmond.demo import run_demo
+
+    setup_logging(args.log_level or "warning")
+    try:
+        return asyncio.run(run_demo(args.broker, args.duration, args.state_dir))
+    except KeyboardInterrupt:
+        return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="batmond",
+        description="Battery monitor daemon: reads BMS over Bluetooth LE and RS485, publishes to MQTT "
+        "with Home Assistant discovery.",
+    )
+    top.add_argument("--version", action="version", version=f"batmond {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon", description="Read every configured BMS and publish to MQTT.")
+    run.add_argument("--config", default=DEFAULT_PATH, help=f"config file (default {DEFAULT_PATH})")
+    run.add_argument("--duration", type=float, help="stop after this many seconds (default: run until stopped)")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="override [log] level")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a config file",
+                           description="Validate a config file: exit 0, or print one line naming file, line "
+                           "and key and exit 1.")  # fmt: skip
+    check.add_argument("file", nargs="?", default=DEFAULT_PATH)
+    check.set_defaults(func=cmd_check_config)
+
+    sim = sub.add_parser("sim", help="simulate the BMS of a config file",
+                         description="Run simulated BMS for every [[device]] of a config whose [bluetooth] "
+                         "transport is tcp-client:127.0.0.1:PORT (or unix:PATH); then run the daemon on the "
+                         "same config in another terminal.")  # fmt: skip
+    sim.add_argument("--config", required=True)
+    sim.add_argument("--duration", type=float, help="stop after this many seconds")
+    sim.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    sim.set_defaults(func=cmd_sim)
+
+    demo = sub.add_parser("demo", help="simulated JK and JBD batteries read by the daemon, shown live",
+                          description="Start simulated JK and JBD batteries and the daemon against them, and "
+                          "print a live table of what it reads. No hardware needed.")  # fmt: skip
+    demo.add_argument("--broker", metavar="HOST:PORT", help="also publish to this MQTT broker")
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.add_argument("--state-dir", help="state directory (default: a temporary one)")
+    demo.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    demo.set_defaults(func=cmd_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"batmond: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,364 @@
+"""/etc/batmon.toml: load with tomlkit, validate, and report every problem as ``file:line: key: reason``."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import socket
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+import tomlkit.exceptions
+
+from batmond.protocols import codec_types
+
+DEFAULT_PATH = "/etc/batmon.toml"
+MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+ALIAS_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TOPIC_RE = re.compile(r"^[^#+\s]+$")
+BUMBLE_SCHEMES = (
+    "hci-socket", "usb", "pyusb", "serial", "tcp-client", "tcp-server", "unix", "unix-client",
+    "unix-server", "udp", "ws-client", "ws-server", "pty", "file", "vhci", "android-emulator",
+    "android-netsim",
+)  # fmt: skip
+
+
+class ConfigError(Exception):
+    """A config problem, formatted for one log line: ``path:line: key: reason``."""
+
+    def __init__(self, path: str, line: int | None, key: str, reason: str) -> None:
+        self.path, self.line, self.key, self.reason = path, line, key, reason
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_id: str | None = None
+    base_topic: str = "batmond"
+    discovery_prefix: str = "homeassistant"
+    discovery: str = "device"  # device | entity | off
+
+
+@dataclass(frozen=True, slots=True)
+class BluetoothConfig:
+    transport: str = "hci-socket:0"
+    connect_timeout: float = 10.0
+    scan_timeout: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingConfig:
+    sample_period: float = 1.0
+    publish_period: float | None = None  # defaults to sample_period
+    expire_values_after: float = 20.0
+    keep_alive: bool = True
+    concurrent: bool = True
+
+    @property
+    def effective_publish_period(self) -> float:
+        return self.publish_period if self.publish_period is not None else self.sample_period
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    dir: str = "/var/lib/batmond"
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    address: str
+    type: str
+    alias: str = ""
+    pin: str | None = field(default=None, repr=False)
+    adapter: str | None = None
+    current_calibration: float = 1.0
+    invert_current: bool = False
+    debug: bool = False
+
+    @property
+    def is_serial(self) -> bool:
+        return self.address.lower() == "serial"
+
+    @property
+    def is_mac(self) -> bool:
+        return bool(MAC_RE.match(self.address))
+
+    @property
+    def current_factor(self) -> float:
+        return -self.current_calibration if self.invert_current else self.current_calibration
+
+    @property
+    def stable_id(self) -> str:
+        """What meters and HA unique_ids hang on: the MAC, or the adapter for wired BMS, never the alias."""
+        if self.is_mac:
+            return self.address.replace(":", "").lower()
+        if self.is_serial and self.adapter:
+            return "serial_" + re.sub(r"[^A-Za-z0-9]+", "_", self.adapter).strip("_").lower()
+        return "name_" + re.sub(r"[^A-Za-z0-9]+", "_", self.address).strip("_").lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    mqtt: MqttConfig
+    bluetooth: BluetoothConfig
+    sampling: SamplingConfig
+    state: StateConfig
+    log: LogConfig
+    devices: tuple[DeviceConfig, ...]
+
+
+SECTIONS: dict[str, type] = {
+    "mqtt": MqttConfig,
+    "bluetooth": BluetoothConfig,
+    "sampling": SamplingConfig,
+    "state": StateConfig,
+    "log": LogConfig,
+}
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text (tomlkit keeps no line numbers)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, int | None, str | None], int] = {}
+        table, index = "", None
+        counts: dict[str, int] = {}
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if match := re.match(r"^\[\[\s*([^\]]+?)\s*\]\]", line):
+                table = match.group(1)
+                index = counts[table] = counts.get(table, -1) + 1
+                self.lines[(table, index, None)] = number
+            elif match := re.match(r"^\[\s*([^\]]+?)\s*\]", line):
+                table, index = match.group(1), None
+                self.lines[(table, None, None)] = number
+            elif match := re.match(r"^([A-Za-z0-9_\-\"']+)\s*=", line):
+                key = match.group(1).strip("\"'")
+                self.lines.setdefault((table, index, key), number)
+
+    def line(self, table: str, index: int | None = None, key: str | None = None) -> int | None:
+        return self.lines.get((table, index, key)) or self.lines.get((table, index, None))
+
+
+def _type_name(annotation: str) -> str:
+    return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}.get(
+        annotation, annotation
+    )
+
+
+def _convert(value: Any, annotation: str) -> Any:
+    """Check a TOML value against a dataclass field annotation; return the plain Python value."""
+    plain = value.unwrap() if hasattr(value, "unwrap") else value
+    allowed = [part.strip() for part in annotation.split("|")]
+    for kind in allowed:
+        if kind == "bool" and isinstance(plain, bool):
+            return plain
+        if kind == "int" and isinstance(plain, int) and not isinstance(plain, bool):
+            return plain
+        if kind == "float" and isinstance(plain, int | float) and not isinstance(plain, bool):
+            return float(plain)
+        if kind == "str" and isinstance(plain, str):
+            return plain
+    wanted = " or ".join(_type_name(k) for k in allowed if k != "None")
+    raise TypeError(f"must be {wanted}, not {plain!r}")
+
+
+def _build(cls: type, table: Any, where: tuple[str, int | None], ctx: _Context) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            hint = difflib.get_close_matches(key, known, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
+            raise ctx.error(where, key, "unknown key" + suggestion)
+        if key == "pin" and isinstance(value, int):
+            value = str(value)
+        try:
+            values[key] = _convert(value, str(known[key].type))
+        except TypeError as exc:
+            raise ctx.error(where, key, str(exc)) from None
+    try:
+        return cls(**values)
+    except TypeError:
+        missing = [f.name for f in fields(cls) if f.name not in values and f.default is f.default_factory]
+        raise ctx.error(where, missing[0] if missing else "", "required key is missing") from None
+
+
+@dataclass
+class _Context:
+    path: str
+    locator: _Locator
+
+    def error(self, where: tuple[str, int | None], key: str, reason: str) -> ConfigError:
+        table, index = where
+        label = f"[[{table}]] #{index + 1}" if index is not None else f"[{table}]"
+        name = f"{label} {key}" if key else label
+        return ConfigError(self.path, self.locator.line(table, index, key or None), name, reason)
+
+
+def parse(text: str, path: str = "<config>") -> Config:
+    """Parse and validate config text; raise :class:`ConfigError` on the first problem."""
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise ConfigError(path, exc.line, "", f"TOML syntax error: {exc}") from None
+    ctx = _Context(path, _Locator(text))
+    sections: dict[str, Any] = {}
+    for key, value in document.items():
+        if key == "device":
+            continue
+        if key not in SECTIONS:
+            hint = difflib.get_close_matches(key, [*SECTIONS, "device"], n=1)
+            suggestion = f" (did you mean [{hint[0]}]?)" if hint else ""
+            raise ConfigError(path, ctx.locator.line(key), f"[{key}]", "unknown section" + suggestion)
+        if not isinstance(value, dict):
+            raise ConfigError(path, ctx.locator.line("", None, key), key, "must be a table like [" + key + "]")
+        sections[key] = _build(SECTIONS[key], value, (key, None), ctx)
+    raw_devices = document.get("device", [])
+    if isinstance(raw_devices, dict) or not isinstance(raw_devices, list):
+        raise ConfigError(path, ctx.locator.line("device"), "device", "must be written as [[device]] entries")
+    devices = tuple(
+        _build(DeviceConfig, entry, ("device", i), ctx) for i, entry in enumerate(raw_devices)
+    )
+    config = Config(
+        path=path,
+        mqtt=sections.get("mqtt", MqttConfig()),
+        bluetooth=sections.get("bluetooth", BluetoothConfig()),
+        sampling=sections.get("sampling", SamplingConfig()),
+        state=sections.get("state", StateConfig()),
+        log=sections.get("log", LogConfig()),
+        devices=tuple(_with_alias(d) for d in devices),
+    )
+    _check(config, ctx)
+    return config
+
+
+def load(path: str | Path) -> Config:
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, None, "", "file not found") from None
+    except PermissionError:
+        raise ConfigError(path, None, "", "permission denied (run as root or as the batmond user)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse(text, path)
+
+
+def _with_alias(device: DeviceConfig) -> DeviceConfig:
+    if device.alias:
+        return device
+    from dataclasses import replace
+
+    base = device.stable_id if device.is_mac or device.is_serial else device.address
+    return replace(device, alias=re.sub(r"[^A-Za-z0-9_-]+", "_", base).strip("_")[:64] or "battery")
+
+
+def _check(config: Config, ctx: _Context) -> None:
+    mqtt, sampling, bt = config.mqtt, config.sampling, config.bluetooth
+    if not 1 <= mqtt.port <= 65535:
+        raise ctx.error(("mqtt", None), "port", f"must be between 1 and 65535, not {mqtt.port}")
+    if mqtt.discovery not in ("device", "entity", "off"):
+        raise ctx.error(("mqtt", None), "discovery", f"must be 'device', 'entity' or 'off', not {mqtt.discovery!r}")
+    for key in ("base_topic", "discovery_prefix"):
+        if not TOPIC_RE.match(getattr(mqtt, key)) or getattr(mqtt, key).endswith("/"):
+            raise ctx.error(("mqtt", None), key, "must be a topic without spaces, '+', '#' or a trailing '/'")
+    for key in ("ca_file", "cert_file", "key_file"):
+        name = getattr(mqtt, key)
+        if name and not Path(name).is_file():
+            raise ctx.error(("mqtt", None), key, f"file {name!r} does not exist")
+    if (mqtt.cert_file is None) != (mqtt.key_file is None):
+        raise ctx.error(("mqtt", None), "cert_file", "cert_file and key_file go together")
+    if (mqtt.ca_file or mqtt.cert_file) and not mqtt.tls:
+        raise ctx.error(("mqtt", None), "tls", "ca_file/cert_file are set but tls = false")
+    if mqtt.password is not None and mqtt.username is None:
+        raise ctx.error(("mqtt", None), "username", "password is set but username is missing")
+
+    scheme = bt.transport.split(":", 1)[0]
+    if scheme not in BUMBLE_SCHEMES:
+        raise ctx.error(
+            ("bluetooth", None), "transport",
+            f"unknown bumble transport {scheme!r} (e.g. hci-socket:0, usb:0, serial:/dev/ttyAMA0,1000000)",
+        )  # fmt: skip
+    for key in ("connect_timeout", "scan_timeout"):
+        if getattr(bt, key) <= 0:
+            raise ctx.error(("bluetooth", None), key, "must be greater than 0")
+
+    if sampling.sample_period <= 0:
+        raise ctx.error(("sampling", None), "sample_period", "must be greater than 0")
+    if sampling.publish_period is not None and sampling.publish_period < sampling.sample_period:
+        raise ctx.error(("sampling", None), "publish_period", "must be at least sample_period")
+    if sampling.expire_values_after < 2 * sampling.effective_publish_period:
+        raise ctx.error(
+            ("sampling", None), "expire_values_after",
+            f"must be at least twice the publish period ({2 * sampling.effective_publish_period:g} s)",
+        )  # fmt: skip
+    if config.log.level.lower() not in ("debug", "info", "warning", "error"):
+        raise ctx.error(("log", None), "level", "must be debug, info, warning or error")
+
+    known_types = codec_types()
+    aliases: dict[str, int] = {}
+    ids: dict[str, int] = {}
+    for i, device in enumerate(config.devices):
+        where = ("device", i)
+        if device.type not in known_types:
+            hint = difflib.get_close_matches(device.type, known_types, n=1)
+            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+            raise ctx.error(
+                where, "type", f"unknown BMS type {device.type!r} ({suggestion}known: {', '.join(known_types)})"
+            )
+        if ":" in device.address and not device.is_mac:
+            raise ctx.error(where, "address", f"bad MAC address {device.address!r} (expected AA:BB:CC:DD:EE:FF)")
+        if not device.address.strip():
+            raise ctx.error(where, "address", "must be a MAC address, an advertised name or 'serial'")
+        if device.is_serial and not device.adapter:
+            raise ctx.error(where, "adapter", "address = 'serial' needs adapter = '/dev/serial/by-id/…'")
+        if device.is_serial and known_types[device.type].ble is not None and not _has_serial(known_types, device):
+            raise ctx.error(where, "type", f"{device.type!r} is a Bluetooth protocol; it cannot be read over serial")
+        if not device.is_serial and known_types[device.type].ble is None:
+            raise ctx.error(where, "address", f"{device.type!r} is a wired protocol: use address = 'serial'")
+        if not ALIAS_RE.match(device.alias):
+            raise ctx.error(where, "alias", "may only contain letters, digits, '_' and '-' (at most 64)")
+        if device.alias in aliases:
+            raise ctx.error(where, "alias", f"duplicate alias {device.alias!r} (also device #{aliases[device.alias] + 1})")
+        if device.stable_id in ids:
+            raise ctx.error(where, "address", f"same device as device #{ids[device.stable_id] + 1}")
+        if device.current_calibration == 0:
+            raise ctx.error(where, "current_calibration", "must not be 0 (use a negative value to flip the sign)")
+        if device.pin is not None and not re.fullmatch(r"\d{1,6}", device.pin):
+            raise ctx.error(where, "pin", "must be up to 6 digits")
+        aliases[device.alias] = i
+        ids[device.stable_id] = i
+
+
+def _has_serial(known_types: dict[str, type], device: DeviceConfig) -> bool:
+    return getattr(known_types[device.type], "serial", None) is not None
+
+
+def check_bluetooth_support(transport: str) -> str | None:
+    """A one-line reason when this Python cannot open the configured HCI transport, else ``None``."""
+    if transport.startswith("hci-socket") and not hasattr(socket, "AF_BLUETOOTH"):
+        return (
+            "transport hci-socket needs a Python built with Bluetooth sockets (socket.AF_BLUETOOTH); "
+            "this one lacks them: use Debian's /usr/bin/python3 (the batmond package does) or a usb:/serial: transport"
+        )
+    return None

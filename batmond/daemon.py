@@ -1,0 +1,156 @@
+"""The supervisor: one poller task per BMS, the Bluetooth adapter task, the publisher, systemd notification."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+import sdnotify
+
+from batmond.config import Config, DeviceConfig, check_bluetooth_support
+from batmond.hub import Hub
+from batmond.poller import Poller
+from batmond.protocols import codec_for
+from batmond.protocols.base import UnsupportedSwitch
+from batmond.sinks import Sink
+from batmond.transports.base import LinkError
+
+log = logging.getLogger("batmond")
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message is one line for the log."""
+
+
+class Daemon:
+    def __init__(self, config: Config, sinks: list[Sink] | None = None) -> None:
+        self.config = config
+        self.hub = Hub(config.devices)
+        self.sinks: list[Sink] = sinks if sinks is not None else []
+        self.pollers: dict[str, Poller] = {}
+        self.adapter = None
+        self.stopping = asyncio.Event()
+        self._notifier = sdnotify.SystemdNotifier()
+        self._last_publish: float | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    def add_sink(self, sink: Sink) -> None:
+        self.sinks.append(sink)
+
+    async def run(self, duration: float | None = None) -> None:
+        """Run until SIGTERM/SIGINT (or ``duration`` seconds); then say offline and stop cleanly."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stopping.set)
+        self._start_devices()
+        for sink in self.sinks:
+            await sink.start()
+        self._tasks.append(asyncio.create_task(self._publish_loop(), name="publisher"))
+        self._notifier.notify("READY=1")
+        log.info("batmond running: %d BMS, sample every %g s, publish every %g s", len(self.config.devices),
+                 self.config.sampling.sample_period, self.config.sampling.effective_publish_period)  # fmt: skip
+        try:
+            if duration is None:
+                await self._wait_stopping_or_crash()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait_stopping_or_crash(), duration)
+        finally:
+            self._notifier.notify("STOPPING=1")
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            for poller in self.pollers.values():
+                await poller._close()
+            for sink in self.sinks:
+                await sink.stop()
+            log.info("batmond stopped")
+
+    async def _wait_stopping_or_crash(self) -> None:
+        stop = asyncio.create_task(self.stopping.wait())
+        done, _ = await asyncio.wait([stop, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        for task in done:
+            if task is not stop and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # a bug: let systemd restart us with the traceback in the journal
+
+    def _start_devices(self) -> None:
+        ble_devices = [d for d in self.config.devices if not d.is_serial]
+        if ble_devices:
+            reason = check_bluetooth_support(self.config.bluetooth.transport)
+            if reason:
+                raise StartupError(reason)
+            from batmond.transports.ble import BleAdapter
+
+            bt = self.config.bluetooth
+            self.adapter = BleAdapter(bt.transport, bt.connect_timeout, bt.scan_timeout)
+            self._tasks.append(asyncio.create_task(self.adapter.run(), name="bluetooth"))
+        turn = None if self.config.sampling.concurrent else asyncio.Lock()
+        for device in self.config.devices:
+            codec_type = codec_for(device.type)
+            poller = Poller(device, codec_type, self._connector(device, codec_type), self.config.sampling,
+                            self.hub, turn)  # fmt: skip
+            self.pollers[device.alias] = poller
+            self._tasks.append(asyncio.create_task(poller.run(), name=f"bms-{device.alias}"))
+
+    def _connector(self, device: DeviceConfig, codec_type):
+        description = f"{device.alias} {device.type} {device.address}"
+
+        async def connect():
+            if device.is_serial:
+                raise LinkError(f"{description}: serial BMS are not supported yet")
+            assert self.adapter is not None and codec_type.ble is not None
+            return await self.adapter.connect(device.address, codec_type.ble, description)
+
+        return connect
+
+    async def _publish_loop(self) -> None:
+        sampling = self.config.sampling
+        period = sampling.effective_publish_period
+        online: dict[str, bool] = {}
+        next_at = time.monotonic()
+        while True:
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            now = time.monotonic()
+            for alias, state in self.hub.states.items():
+                fresh = state.fresh(sampling.expire_values_after, now)
+                if online.get(alias) != fresh:
+                    if online.get(alias):
+                        log.warning("%s: no data for %g s, marked offline", alias, sampling.expire_values_after)
+                    online[alias] = fresh
+                    for sink in self.sinks:
+                        sink.availability(state.device, fresh)
+                reading = self.hub.take(state.device)
+                if reading is not None:
+                    for sink in self.sinks:
+                        sink.publish(reading)
+                    self._last_publish = now
+            self._notify_status(online, now)
+
+    def _notify_status(self, online: dict[str, bool], now: float) -> None:
+        count = sum(online.values())
+        last = "never" if self._last_publish is None else f"{now - self._last_publish:.1f} s ago"
+        self._notifier.notify(f"STATUS={count}/{len(online)} BMS online, last publish {last}\nWATCHDOG=1")
+
+    async def switch(self, alias: str, switch: str, payload: str) -> None:
+        """An MQTT switch command: validate, write, read back; the next publish carries the real state."""
+        poller = self.pollers.get(alias)
+        if poller is None:
+            log.warning("ignored switch command for unknown device %r", alias)
+            return
+        value = payload.strip().upper()
+        if value not in ("ON", "OFF"):
+            log.warning("%s: ignored switch command %s=%r (payload must be ON or OFF)", alias, switch, payload[:20])
+            return
+        try:
+            await poller.switch(switch, value == "ON")
+            log.info("%s: switched %s %s", alias, switch, value)
+        except UnsupportedSwitch as exc:
+            log.warning("%s: %s", alias, exc)
+        except (LinkError, Exception) as exc:  # noqa: BLE001 - one log line, the entity keeps the real state
+            log.error("%s: switching %s %s failed: %s", alias, switch, value, exc)

@@ -1,0 +1,77 @@
+"""Where pollers leave samples and the publisher picks them up: per-device state, calibration, averaging."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from batmond.config import DeviceConfig
+from batmond.protocols.base import FrameStats
+from batmond.sample import DeviceInfo, Sample, average
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What sinks receive: one device's sample for one publish period, with identity and diagnostics."""
+
+    device: DeviceConfig
+    sample: Sample
+    info: DeviceInfo | None
+    diagnostics: dict[str, int]
+
+
+@dataclass(slots=True)
+class DeviceState:
+    device: DeviceConfig
+    info: DeviceInfo | None = None
+    stats: FrameStats | None = None
+    pending: list[Sample] = field(default_factory=list)
+    latest: Sample | None = None
+    last_sample_at: float | None = None  # monotonic
+    connected: bool = False
+    reconnects: int = 0
+    last_error: str = ""
+
+    def fresh(self, max_age: float, now: float | None = None) -> bool:
+        if self.last_sample_at is None:
+            return False
+        return (now if now is not None else time.monotonic()) - self.last_sample_at <= max_age
+
+    def diagnostics(self) -> dict[str, int]:
+        stats = self.stats or FrameStats()
+        return {
+            "frames": stats.frames,
+            "bad_frames": stats.bad_checksum,
+            "junk_bytes": stats.junk_bytes,
+            "reconnects": self.reconnects,
+        }
+
+
+class Hub:
+    def __init__(self, devices: tuple[DeviceConfig, ...]) -> None:
+        self.states = {device.alias: DeviceState(device) for device in devices}
+
+    def state(self, device: DeviceConfig) -> DeviceState:
+        return self.states[device.alias]
+
+    def record_info(self, device: DeviceConfig, info: DeviceInfo) -> None:
+        self.states[device.alias].info = info
+
+    def record(self, device: DeviceConfig, sample: Sample, info: DeviceInfo | None, stats: FrameStats) -> None:
+        state = self.states[device.alias]
+        sample = sample.completed().calibrated(device.current_factor)
+        state.pending.append(sample)
+        state.latest = sample
+        state.last_sample_at = time.monotonic()
+        state.stats = stats
+        if info is not None:
+            state.info = info
+
+    def take(self, device: DeviceConfig) -> Reading | None:
+        """The averaged sample since the last call, or ``None`` if nothing new arrived."""
+        state = self.states[device.alias]
+        if not state.pending:
+            return None
+        sample = average(state.pending)
+        state.pending.clear()
+        return Reading(device, sample, state.info, state.diagnostics())

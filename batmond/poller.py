@@ -1,0 +1,174 @@
+"""One task per BMS: connect, run the codec's request/answer exchanges, hand samples to the hub.
+
+Knows links and codecs only through their interfaces: which transport or protocol it drives is the daemon's
+choice. Logs once per state change (connected, lost, failing), never once per sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from batmond.config import DeviceConfig, SamplingConfig
+from batmond.hub import Hub
+from batmond.protocols.base import Codec, Request
+from batmond.transports.base import Link, LinkError
+
+RESPONSE_TIMEOUT = 5.0
+MISSED_ANSWERS_BEFORE_RECONNECT = 3
+RECONNECT_BACKOFF = (1.0, 60.0)
+
+
+class NoAnswer(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Waiter:
+    kind: str
+    future: asyncio.Future[None]
+
+
+class Poller:
+    def __init__(
+        self,
+        device: DeviceConfig,
+        codec_type: type[Codec],
+        connect: Callable[[], Awaitable[Link]],
+        sampling: SamplingConfig,
+        hub: Hub,
+        turn: asyncio.Lock | None = None,
+    ) -> None:
+        self.device = device
+        self.codec_type = codec_type
+        self.connect = connect
+        self.sampling = sampling
+        self.hub = hub
+        self.turn = turn  # shared by all pollers when sampling is not concurrent
+        self.log = logging.getLogger(f"batmond.bms.{device.alias}")
+        if device.debug:
+            self.log.setLevel(logging.DEBUG)
+        self._waiter: _Waiter | None = None
+        self._codec: Codec | None = None
+        self._link: Link | None = None
+        self._backoff = RECONNECT_BACKOFF[0]
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except (LinkError, NoAnswer) as exc:
+                self._lost(str(exc))
+            finally:
+                await self._close()
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, RECONNECT_BACKOFF[1])
+
+    async def _session(self) -> None:
+        started = time.monotonic()
+        link = self._link = await self.connect()
+        codec = self._codec = self.codec_type(None)
+        link.on_data = self._on_data
+        state = self.hub.state(self.device)
+        state.connected = True
+        self.log.info("connected (%s) in %.2f s", link.description, time.monotonic() - started)
+        try:
+            await self._exchange(codec.connect_requests())
+        except NoAnswer as exc:
+            self.log.warning("no answer to the start-up requests (%s); polling anyway", exc)
+        if codec.info:
+            self.hub.record_info(self.device, codec.info)
+        missed = 0
+        while link.alive:
+            cycle_start = time.monotonic()
+            try:
+                async with self.turn or contextlib.nullcontext():
+                    await self._exchange(codec.poll_requests())
+                missed = 0
+            except NoAnswer as exc:
+                missed += 1
+                codec.reset()
+                if missed >= MISSED_ANSWERS_BEFORE_RECONNECT:
+                    raise NoAnswer(f"{missed} polls without an answer ({exc})") from None
+            sample = codec.sample()
+            if sample is not None:
+                self._backoff = RECONNECT_BACKOFF[0]
+                self.hub.record(self.device, sample, codec.info, codec.stats)
+            if not self.sampling.keep_alive:
+                await self._close()
+                return
+            remaining = self.sampling.sample_period - (time.monotonic() - cycle_start)
+            if remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(link.closed.wait(), remaining)
+        raise LinkError(link.close_reason or "link closed")
+
+    async def switch(self, name: str, on: bool) -> None:
+        """Write a switch and wait for the BMS to report back; raises on failure."""
+        if self._codec is None or self._link is None or not self._link.alive:
+            raise LinkError("not connected")
+        requests = self._codec.switch_requests(name, on)
+        async with self.turn or contextlib.nullcontext():
+            await self._exchange(requests)
+
+    async def _exchange(self, requests: list[Request]) -> None:
+        for request in requests:
+            await self._request(request)
+
+    async def _request(self, request: Request) -> None:
+        assert self._link is not None
+        if request.expect is None:
+            if request.data is not None:
+                await self._link.write(request.data)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter = _Waiter(request.expect, future)
+        try:
+            if request.data is not None:
+                self.log.debug("> %s", request.data.hex(" "))
+                await self._link.write(request.data)
+            closed = asyncio.ensure_future(self._link.closed.wait())
+            try:
+                done, _ = await asyncio.wait({future, closed}, timeout=RESPONSE_TIMEOUT,
+                                             return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+            finally:
+                closed.cancel()
+            if future in done:
+                future.result()
+            elif closed in done:
+                raise LinkError(self._link.close_reason or "link closed")
+            else:
+                raise NoAnswer(f"no {request.expect!r} frame within {RESPONSE_TIMEOUT:g} s")
+        finally:
+            self._waiter = None
+
+    def _on_data(self, data: bytes) -> None:
+        if self._codec is None:
+            return
+        self.log.debug("< %s", data.hex(" "))
+        kinds = self._codec.feed(data)
+        waiter = self._waiter
+        if waiter is None or waiter.future.done():
+            return
+        if waiter.kind in kinds:
+            waiter.future.set_result(None)
+        elif f"{waiter.kind}-error" in kinds:
+            waiter.future.set_exception(LinkError(f"the BMS refused the {waiter.kind!r} request"))
+
+    def _lost(self, reason: str) -> None:
+        state = self.hub.state(self.device)
+        if state.connected or state.last_error != reason:
+            self.log.warning("%s; reconnecting in %.0f s", reason, self._backoff)
+        state.connected = False
+        state.last_error = reason
+        state.reconnects += 1
+
+    async def _close(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
+        self.hub.state(self.device).connected = False

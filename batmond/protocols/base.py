@@ -1,0 +1,179 @@
+"""What every BMS protocol module provides: a pure codec, no I/O.
+
+A codec turns received bytes into frames (``feed``), frames into a :class:`~batmond.sample.Sample`, and
+intentions (poll, switch) into request frames. The transport layer writes the requests, waits for the frame
+kind each one names, and never looks inside the bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from batmond.sample import DeviceInfo, Sample
+
+
+class UnsupportedSwitch(ValueError):
+    """The BMS or its protocol cannot switch this."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Bytes to write (or ``None``: nothing to write) and the frame kind that answers them."""
+
+    data: bytes | None
+    expect: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BleProfile:
+    """GATT layout: the service to discover and the characteristics to notify on and to write to."""
+
+    service: str
+    notify: str
+    write: str
+    write_with_response: bool = False
+    # Names and manufacturer ids in advertisements that suggest this type (used by `batmond scan`).
+    name_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class FrameStats:
+    frames: int = 0
+    bad_checksum: int = 0
+    junk_bytes: int = 0
+
+
+@dataclass(slots=True)
+class StreamFramer:
+    """Cuts a byte stream into frames that start with ``header``.
+
+    Survives notifications that split or merge frames and junk between them: it resynchronises on the header,
+    and a candidate whose checksum fails is dropped (counted) and the search continues one byte later.
+    ``frame_length`` returns the full length once enough bytes are there to know it, ``None`` while it
+    needs more, and ``0`` when the bytes at the header cannot be a frame at all.
+    """
+
+    header: bytes
+    frame_length: Callable[[bytes], int | None]
+    valid: Callable[[bytes], bool]
+    max_buffer: int = 4096
+    stats: FrameStats = field(default_factory=FrameStats)
+    _buffer: bytearray = field(default_factory=bytearray)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buffer = self._buffer
+        buffer += data
+        frames: list[bytes] = []
+        while buffer:
+            start = buffer.find(self.header)
+            if start < 0:
+                keep = len(self.header) - 1  # a header may be split across notifications
+                self._drop(len(buffer) - keep if len(buffer) > keep else 0)
+                break
+            self._drop(start)
+            length = self.frame_length(bytes(buffer[:16]))
+            if length is None:
+                break
+            if length == 0:
+                self._drop(1)
+                continue
+            if len(buffer) < length:
+                if len(buffer) > self.max_buffer:
+                    self._drop(1)
+                    continue
+                break
+            candidate = bytes(buffer[:length])
+            if self.valid(candidate):
+                frames.append(candidate)
+                self.stats.frames += 1
+                del buffer[:length]
+            else:
+                self.stats.bad_checksum += 1
+                del buffer[:1]
+        return frames
+
+    def reset(self) -> None:
+        """Forget a partial frame (after a timeout or a reconnect), counting it as junk."""
+        self._drop(len(self._buffer))
+
+    def _drop(self, count: int) -> None:
+        if count > 0:
+            self.stats.junk_bytes += count
+            del self._buffer[:count]
+
+
+class Codec(ABC):
+    """One BMS protocol. Instances hold the decoding state of one connection to one BMS."""
+
+    type_name: ClassVar[str]
+    manufacturer: ClassVar[str]
+    ble: ClassVar[BleProfile | None] = None
+    writable_switches: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, variant: str | None = None) -> None:
+        self.variant = variant
+        self.info: DeviceInfo | None = None
+
+    @property
+    @abstractmethod
+    def stats(self) -> FrameStats: ...
+
+    @abstractmethod
+    def feed(self, data: bytes) -> list[str]:
+        """Take received bytes; return the kinds of the complete, valid frames they finished."""
+
+    def connect_requests(self) -> list[Request]:
+        """Requests to send once after connecting (device info, start streaming …)."""
+        return []
+
+    @abstractmethod
+    def poll_requests(self) -> list[Request]:
+        """Requests for one sample, sent in order, each waiting for its answer."""
+
+    @abstractmethod
+    def sample(self) -> Sample | None:
+        """The sample assembled from the frames received for this poll; ``None`` if incomplete."""
+
+    def switch_requests(self, switch: str, on: bool) -> list[Request]:
+        raise UnsupportedSwitch(f"{self.type_name} cannot switch {switch!r}")
+
+    def reset(self) -> None:
+        """Called after a timeout or reconnect: drop partial frames."""
+
+
+# Little helpers for the declarative byte layouts in the protocol modules.
+def u8(frame: bytes, offset: int) -> int:
+    return frame[offset]
+
+
+def u16le(frame: bytes, offset: int) -> int:
+    return struct.unpack_from("<H", frame, offset)[0]
+
+
+def i16le(frame: bytes, offset: int) -> int:
+    return struct.unpack_from("<h", frame, offset)[0]
+
+
+def u32le(frame: bytes, offset: int) -> int:
+    return struct.unpack_from("<I", frame, offset)[0]
+
+
+def i32le(frame: bytes, offset: int) -> int:
+    return struct.unpack_from("<i", frame, offset)[0]
+
+
+def u16be(frame: bytes, offset: int) -> int:
+    return struct.unpack_from(">H", frame, offset)[0]
+
+
+def i16be(frame: bytes, offset: int) -> int:
+    return struct.unpack_from(">h", frame, offset)[0]
+
+
+def ascii_field(frame: bytes, start: int, end: int) -> str | None:
+    text = frame[start:end].split(b"\x00", 1)[0].decode("ascii", "replace").strip()
+    return text or None

@@ -1,0 +1,282 @@
+"""JK / Jikong BMS over BLE, the "JK02" protocol (24-cell and 32-cell layouts).
+
+Facts from the public protocol notes of esphome-jk-bms (docs/protocol-design-ble.md) and its captured frames.
+Requests are 20 bytes ``AA 55 90 EB <reg> <len> <u32 LE value> 0… <sum>``; answers are 300-byte frames
+``55 AA EB 90 <type> <counter> …`` with a mod-256 sum at byte 299. After 0x96 the BMS streams cell-info frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from batmond.protocols.base import (
+    BleProfile,
+    Codec,
+    FrameStats,
+    Request,
+    StreamFramer,
+    UnsupportedSwitch,
+    ascii_field,
+    i16le,
+    i32le,
+    u8,
+    u16le,
+    u32le,
+)
+from batmond.sample import DeviceInfo, Sample
+
+RESPONSE_HEADER = bytes.fromhex("55AAEB90")
+REQUEST_HEADER = bytes.fromhex("AA5590EB")
+FRAME_LENGTH = 300
+
+SETTINGS, CELL_INFO, DEVICE_INFO = 0x01, 0x02, 0x03
+KINDS = {SETTINGS: "settings", CELL_INFO: "cells", DEVICE_INFO: "info"}
+
+CMD_CELL_INFO = 0x96
+CMD_DEVICE_INFO = 0x97
+SWITCH_REGISTERS = {"charge": 0x1D, "discharge": 0x1E, "balance": 0x1F, "float_charge": 0x30}
+# Settings frame: first byte of the u32 switch settings.
+SETTINGS_SWITCH_OFFSETS = {"charge": 118, "discharge": 122, "balance": 126}
+ABSENT_TEMPERATURE = -2000  # raw value of an unplugged sensor (-200.0 °C)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Byte offsets of the cell-info frame; the 32-cell firmware (>= 11.x) moved most fields."""
+
+    name: str
+    cell_slots: int
+    cell_mask: int
+    mosfet_temperature: int
+    voltage: int
+    current: int
+    temperatures: tuple[int, ...]
+    extra_temperatures: tuple[int, ...]  # firmware >= 14 only
+    alarm: int
+    alarm_bytes: int
+    balance_current: int
+    soc: int
+    charge: int
+    capacity: int
+    cycles: int
+    soh: int
+    charge_mosfet: int
+    discharge_mosfet: int
+
+
+LAYOUT_24S = Layout(
+    name="24s",
+    cell_slots=24,
+    cell_mask=54,
+    mosfet_temperature=134,
+    voltage=118,
+    current=126,
+    temperatures=(130, 132),
+    extra_temperatures=(),
+    alarm=136,
+    alarm_bytes=2,
+    balance_current=138,
+    soc=141,
+    charge=142,
+    capacity=146,
+    cycles=150,
+    soh=158,
+    charge_mosfet=166,
+    discharge_mosfet=167,
+)
+LAYOUT_32S = Layout(
+    name="32s",
+    cell_slots=32,
+    cell_mask=70,
+    mosfet_temperature=144,
+    voltage=150,
+    current=158,
+    temperatures=(162, 164),
+    extra_temperatures=(258, 256),
+    alarm=166,
+    alarm_bytes=4,
+    balance_current=170,
+    soc=173,
+    charge=174,
+    capacity=178,
+    cycles=182,
+    soh=190,
+    charge_mosfet=198,
+    discharge_mosfet=199,
+)
+LAYOUTS = {"24s": LAYOUT_24S, "32s": LAYOUT_32S}
+
+
+def checksum(data: bytes) -> int:
+    return sum(data) & 0xFF
+
+
+def command(register: int, value: int = 0, length: int = 0) -> bytes:
+    body = REQUEST_HEADER + bytes([register, length]) + value.to_bytes(4, "little") + bytes(9)
+    return body + bytes([checksum(body)])
+
+
+def _frame_length(head: bytes) -> int | None:
+    if len(head) < 5:
+        return None
+    return FRAME_LENGTH if head[4] in KINDS else 0
+
+
+def _valid(frame: bytes) -> bool:
+    return checksum(frame[:-1]) == frame[-1]
+
+
+def firmware_major(sw_version: str | None) -> int | None:
+    if not sw_version:
+        return None
+    head = sw_version.split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def layout_for(sw_version: str | None) -> Layout:
+    major = firmware_major(sw_version)
+    return LAYOUT_24S if major is not None and major < 11 else LAYOUT_32S
+
+
+def decode_device_info(frame: bytes) -> DeviceInfo:
+    return DeviceInfo(
+        manufacturer="JK",
+        model=ascii_field(frame, 6, 22),
+        hw_version=ascii_field(frame, 22, 30),
+        sw_version=ascii_field(frame, 30, 38),
+        serial=ascii_field(frame, 86, 102),
+    )
+
+
+def decode_settings_switches(frame: bytes) -> dict[str, bool]:
+    return {name: bool(frame[offset]) for name, offset in SETTINGS_SWITCH_OFFSETS.items()}
+
+
+def decode_cell_info(frame: bytes, layout: Layout, firmware: int | None = None) -> Sample:
+    mask = u32le(frame, layout.cell_mask)
+    cells = tuple(
+        u16le(frame, 6 + 2 * i) / 1000 for i in range(layout.cell_slots) if mask & (1 << i)
+    )
+    temperature_offsets = layout.temperatures
+    if firmware is not None and firmware >= 14:
+        temperature_offsets += layout.extra_temperatures
+    temperatures = tuple(
+        raw / 10 for offset in temperature_offsets if (raw := i16le(frame, offset)) != ABSENT_TEMPERATURE
+    )
+    alarm = u32le(frame, layout.alarm) if layout.alarm_bytes == 4 else u16le(frame, layout.alarm)
+    voltage = u32le(frame, layout.voltage) / 1000
+    current = i32le(frame, layout.current) / 1000
+    mosfet = i16le(frame, layout.mosfet_temperature)
+    return Sample(
+        voltage=voltage,
+        current=current,
+        power=voltage * current,
+        soc=float(u8(frame, layout.soc)),
+        soh=float(u8(frame, layout.soh)),
+        charge=u32le(frame, layout.charge) / 1000,
+        capacity=u32le(frame, layout.capacity) / 1000,
+        cycles=u32le(frame, layout.cycles),
+        cell_voltages=cells,
+        temperatures=temperatures,
+        mosfet_temperature=None if mosfet == ABSENT_TEMPERATURE else mosfet / 10,
+        balance_current=i16le(frame, layout.balance_current) / 1000,
+        switches={
+            "charge": bool(u8(frame, layout.charge_mosfet)),
+            "discharge": bool(u8(frame, layout.discharge_mosfet)),
+        },
+        alarm_code=alarm,
+    )
+
+
+class JkCodec(Codec):
+    """``variant``: ``None`` autodetects the layout from the firmware version; ``"24s"``/``"32s"`` force it."""
+
+    type_name = "jk"
+    manufacturer = "JK"
+    ble = BleProfile(
+        service="0000ffe0-0000-1000-8000-00805f9b34fb",
+        notify="0000ffe1-0000-1000-8000-00805f9b34fb",
+        write="0000ffe1-0000-1000-8000-00805f9b34fb",
+        name_prefixes=("JK-", "JK_", "JK"),
+    )
+    writable_switches = frozenset(SWITCH_REGISTERS) - {"float_charge"}
+
+    def __init__(self, variant: str | None = None) -> None:
+        super().__init__(variant)
+        if variant is not None and variant not in LAYOUTS:
+            raise ValueError(f"unknown JK layout {variant!r} (expected one of {', '.join(LAYOUTS)})")
+        self._framer = StreamFramer(RESPONSE_HEADER, _frame_length, _valid)
+        self._cell_frame: bytes | None = None
+        self._settings: dict[str, bool] = {}
+
+    @property
+    def stats(self) -> FrameStats:
+        return self._framer.stats
+
+    @property
+    def layout(self) -> Layout:
+        if self.variant is not None:
+            return LAYOUTS[self.variant]
+        return layout_for(self.info.sw_version if self.info else None)
+
+    @property
+    def supports_float_charge(self) -> bool:
+        # The float-charge register exists on the PB series only.
+        model = (self.info.model or "") if self.info else ""
+        return "PB2A16S" in model or "PB1A16S" in model
+
+    def feed(self, data: bytes) -> list[str]:
+        kinds = []
+        for frame in self._framer.feed(data):
+            kind = frame[4]
+            if kind == DEVICE_INFO:
+                self.info = decode_device_info(frame)
+            elif kind == SETTINGS:
+                self._settings = decode_settings_switches(frame)
+            else:
+                self._cell_frame = frame
+            kinds.append(KINDS[kind])
+        return kinds
+
+    def connect_requests(self) -> list[Request]:
+        return [Request(command(CMD_DEVICE_INFO), "info"), Request(command(CMD_CELL_INFO), "cells")]
+
+    def poll_requests(self) -> list[Request]:
+        # The BMS streams cell info by itself; ask again only when nothing fresh has arrived.
+        if self._cell_frame is not None:
+            return []
+        return [Request(command(CMD_CELL_INFO), "cells")]
+
+    def sample(self) -> Sample | None:
+        frame, self._cell_frame = self._cell_frame, None
+        if frame is None:
+            return None
+        firmware = firmware_major(self.info.sw_version) if self.info else None
+        sample = decode_cell_info(frame, self.layout, firmware)
+        if self._settings:
+            sample.switches["balance"] = self._settings["balance"]
+        return sample
+
+    def switch_requests(self, switch: str, on: bool) -> list[Request]:
+        register = SWITCH_REGISTERS.get(switch)
+        if register is None or (switch == "float_charge" and not self.supports_float_charge):
+            raise UnsupportedSwitch(f"JK cannot switch {switch!r}")
+        return [Request(command(register, int(on), 4), None), Request(command(CMD_CELL_INFO), "cells")]
+
+    def reset(self) -> None:
+        self._framer.reset()
+        self._cell_frame = None
+
+
+class Jk24sCodec(JkCodec):
+    type_name = "jk_24s"
+
+    def __init__(self, variant: str | None = None) -> None:
+        super().__init__(variant or "24s")
+
+
+class Jk32sCodec(JkCodec):
+    type_name = "jk_32s"
+
+    def __init__(self, variant: str | None = None) -> None:
+        super().__init__(variant or "32s")

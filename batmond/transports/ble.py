@@ -1,0 +1,256 @@
+"""Bluetooth LE through bumble: one HCI adapter, owned exclusively, shared by every BLE BMS.
+
+The adapter task opens the bumble transport, powers the controller on and watches it; BMS pollers ask it for
+links. bumble's sharp edges are handled here and nowhere else: connects are serialised (bumble and
+controllers allow one LE create-connection at a time), ``power_on`` gets a timeout, bumble's own
+``TimeoutError``/``ConnectionError`` are not the builtins, and a GATT request in flight when the link drops
+raises ``CancelledError`` without the task being cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import socket
+import weakref
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from bumble import core, hci
+from bumble.device import Connection, Device, Peer
+from bumble.gatt import Characteristic
+from bumble.transport import open_transport
+
+from batmond.protocols.base import BleProfile
+from batmond.transports.base import Link, LinkError
+
+log = logging.getLogger("batmond.ble")
+MAC_LIKE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+T = TypeVar("T")
+
+REQUESTED_MTU = 517
+GATT_TIMEOUT = 5.0
+POWER_ON_TIMEOUT = 5.0
+HEALTH_CHECK_PERIOD = 5.0
+REOPEN_BACKOFF = (0.5, 30.0)
+BUMBLE_ERRORS = (core.BaseBumbleError, OSError, EOFError, RuntimeError, AssertionError)
+
+
+def own_address() -> hci.Address:
+    """A static random address that stays the same across restarts of this host (BMS pairings rely on it)."""
+    digest = bytearray(hashlib.sha256(socket.gethostname().encode()).digest()[:6])
+    digest[5] |= 0xC0  # static random: two top bits set (bumble stores addresses little-endian)
+    return hci.Address(bytes(digest), hci.Address.RANDOM_DEVICE_ADDRESS)
+
+
+class AdapterUnavailable(LinkError):
+    pass
+
+
+class BleLink(Link):
+    def __init__(self, description: str, connection: Connection, peer: Peer) -> None:
+        super().__init__(description)
+        self.connection = connection
+        self.peer = peer
+        self.write_char: Characteristic | None = None
+        self.with_response = False
+        connection.on("disconnection", self._on_disconnection)
+
+    def _on_disconnection(self, reason: int) -> None:
+        self.mark_closed(f"disconnected ({hci.HCI_Constant.error_name(reason)})")
+
+    async def write(self, data: bytes) -> None:
+        if not self.alive or self.write_char is None:
+            raise LinkError(f"{self.description}: not connected ({self.close_reason or 'no link'})")
+        await gatt(self, self.peer.write_value(self.write_char, data, with_response=self.with_response))
+
+    async def close(self) -> None:
+        if self.alive:
+            self.mark_closed("closed by batmond")
+            with contextlib.suppress(*BUMBLE_ERRORS, asyncio.TimeoutError):
+                await asyncio.wait_for(self.connection.disconnect(), 2.0)
+
+
+async def gatt(link: Link, request: Awaitable[T], timeout: float = GATT_TIMEOUT) -> T:
+    """Run one GATT request with a timeout, turning bumble's ways of failing into :class:`LinkError`."""
+    try:
+        return await asyncio.wait_for(request, timeout)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        # bumble aborts requests pending on a dropped link with CancelledError.
+        link.mark_closed("link dropped during a GATT request")
+        raise LinkError(f"{link.description}: link dropped during a GATT request") from None
+    except (TimeoutError, core.TimeoutError):
+        link.mark_closed("GATT request timed out")
+        raise LinkError(f"{link.description}: no GATT answer within {timeout:g} s") from None
+    except BUMBLE_ERRORS as exc:
+        link.mark_closed(f"GATT error: {exc}")
+        raise LinkError(f"{link.description}: GATT error: {exc or type(exc).__name__}") from None
+
+
+class BleAdapter:
+    """Owns the HCI transport and the bumble ``Device``; reopens both when the adapter fails."""
+
+    def __init__(self, transport: str, connect_timeout: float = 10.0, scan_timeout: float = 15.0) -> None:
+        self.transport_spec = transport
+        self.connect_timeout = connect_timeout
+        self.scan_timeout = scan_timeout
+        self.device: Device | None = None
+        self.ready = asyncio.Event()
+        self.failures = 0
+        self._connect_lock = asyncio.Lock()
+        self._links: weakref.WeakSet[BleLink] = weakref.WeakSet()
+        self._seen: dict[str, hci.Address] = {}  # MAC or advertised name -> typed address
+
+    async def run(self) -> None:
+        """Keep the adapter open for as long as the daemon runs."""
+        delay = REOPEN_BACKOFF[0]
+        while True:
+            try:
+                await self._open_and_watch()
+                delay = REOPEN_BACKOFF[0]
+            except (*BUMBLE_ERRORS, TimeoutError, ValueError) as exc:
+                self.failures += 1
+                log.error("Bluetooth adapter %s failed: %s; reopening in %.1f s",
+                          self.transport_spec, describe(exc), delay)  # fmt: skip
+            finally:
+                self._teardown()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, REOPEN_BACKOFF[1])
+
+    async def _open_and_watch(self) -> None:
+        async with await open_transport(self.transport_spec) as transport:
+            device = Device.with_hci("batmond", own_address(), transport.source, transport.sink)
+            device.command_timeout = 3.0
+            try:
+                await asyncio.wait_for(device.power_on(), POWER_ON_TIMEOUT)
+            except TimeoutError:
+                raise AdapterUnavailable(f"controller did not answer HCI reset within {POWER_ON_TIMEOUT:g} s") from None
+            self.device = device
+            self.ready.set()
+            log.info("Bluetooth adapter %s is up (address %s)", self.transport_spec, device.random_address)
+            terminated = transport.source.terminated
+            while not terminated.done():
+                done, _ = await asyncio.wait([terminated], timeout=HEALTH_CHECK_PERIOD)
+                if done:
+                    break
+                await device.send_command(hci.HCI_Read_Local_Version_Information_Command())
+            raise AdapterUnavailable("HCI transport lost")
+
+    def _teardown(self) -> None:
+        self.ready.clear()
+        self.device = None
+        for link in list(self._links):
+            link.mark_closed("Bluetooth adapter lost")
+        self._links.clear()
+
+    async def _device(self) -> Device:
+        try:
+            await asyncio.wait_for(self.ready.wait(), self.connect_timeout)
+        except TimeoutError:
+            raise AdapterUnavailable(f"Bluetooth adapter {self.transport_spec} is not available") from None
+        assert self.device is not None
+        return self.device
+
+    async def resolve(self, target: str) -> hci.Address:
+        """The address (with its public/random type) of a MAC or an advertised name, learnt by scanning.
+
+        A MAC alone does not say whether it is public or random, and connecting with the wrong type fails;
+        the advertisement says. Everything seen while scanning is remembered for the other BMS.
+        """
+        key = target.upper() if MAC_LIKE.match(target) else target
+        if key in self._seen:
+            return self._seen[key]
+        device = await self._device()
+        found = asyncio.Event()
+
+        def on_advertisement(advertisement) -> None:
+            address = advertisement.address
+            self._seen[address.to_string(False).upper()] = address
+            name = advertisement.data.get(core.AdvertisingData.COMPLETE_LOCAL_NAME)
+            if name:
+                self._seen.setdefault(name, address)
+            if key in self._seen:
+                found.set()
+
+        async with self._connect_lock:
+            if key in self._seen:
+                return self._seen[key]
+            device.on("advertisement", on_advertisement)
+            try:
+                await device.start_scanning(filter_duplicates=True)
+                await asyncio.wait_for(found.wait(), self.scan_timeout)
+            except TimeoutError:
+                raise LinkError(f"{target} not seen advertising within {self.scan_timeout:g} s "
+                                "(out of range, asleep, or connected to a phone app?)") from None  # fmt: skip
+            finally:
+                device.remove_listener("advertisement", on_advertisement)
+                with contextlib.suppress(*BUMBLE_ERRORS):
+                    await device.stop_scanning()
+        address = self._seen[key]
+        if key != target.upper():
+            log.info("resolved %r to %s", target, address)
+        return address
+
+    async def connect(self, target: str, profile: BleProfile, description: str) -> BleLink:
+        """Connect, exchange the MTU, discover and subscribe: only then is the BMS "connected"."""
+        address = await self.resolve(target)
+        device = await self._device()
+        async with self._connect_lock:
+            try:
+                connection = await device.connect(address, timeout=self.connect_timeout)
+            except (core.TimeoutError, TimeoutError):
+                raise LinkError(f"{description}: not reachable within {self.connect_timeout:g} s") from None
+            except BUMBLE_ERRORS as exc:
+                raise LinkError(f"{description}: connect failed: {describe(exc)}") from None
+        link = BleLink(description, connection, Peer(connection))
+        self._links.add(link)
+        try:
+            await self._setup(link, profile)
+        except BaseException:
+            await link.close()
+            raise
+        return link
+
+    async def _setup(self, link: BleLink, profile: BleProfile) -> None:
+        peer = link.peer
+        mtu = await gatt(link, peer.request_mtu(REQUESTED_MTU))
+        services = await gatt(link, peer.discover_services([core.UUID(profile.service)]))
+        if not services:
+            raise LinkError(f"{link.description}: GATT service {profile.service} not found")
+        characteristics = await gatt(link, services[0].discover_characteristics())
+        notify = _pick(characteristics, profile.notify, Characteristic.Properties.NOTIFY)
+        write = _pick(
+            characteristics,
+            profile.write,
+            Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
+        )
+        if notify is None or write is None:
+            raise LinkError(f"{link.description}: characteristics {profile.notify}/{profile.write} not found")
+        link.write_char = write
+        link.with_response = profile.write_with_response or not (
+            write.properties & Characteristic.Properties.WRITE_WITHOUT_RESPONSE
+        )
+        await gatt(link, peer.subscribe(notify, lambda value: link.on_data(bytes(value))))
+        log.debug("%s: MTU %d, subscribed to %s", link.description, mtu, profile.notify)
+
+
+def _pick(characteristics: list, uuid: str, wanted: int):
+    """The characteristic with this UUID and property; JK exposes FFE1 twice (write and notify handles)."""
+    wanted_uuid = core.UUID(uuid)
+    for characteristic in characteristics:
+        if characteristic.uuid == wanted_uuid and characteristic.properties & wanted:
+            return characteristic
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, core.ConnectionError) or not text:
+        return f"{type(exc).__name__} {text}".strip()
+    return text
