@@ -38,15 +38,9 @@ def _chunks(frame: bytes, size: int = 20) -> list[bytes]:
 
 # Source: github.com/syssi/esphome-jbd-bms docs/pdus/JBD-SP04S034-L4S-200A-B-U.txt (line 1);
 #   payload identical to HWINFO_FRAME in tests/components/jbd_bms_ble/frames.h.
-JBD_BASIC_INFO = bytes.fromhex(
-    "dd03001d0618000001f201f400002c7c00000000000080640304030b8b0b8a0b"
-    "84fa8d77"
-)
+JBD_BASIC_INFO = bytes.fromhex("dd03001d0618000001f201f400002c7c00000000000080640304030b8b0b8a0b84fa8d77")
 # Same source, line 2 (second poll; only the 2nd NTC differs: 0x0B89).
-JBD_BASIC_INFO_2 = bytes.fromhex(
-    "dd03001d0618000001f201f400002c7c00000000000080640304030b8b0b890b"
-    "84fa8e77"
-)
+JBD_BASIC_INFO_2 = bytes.fromhex("dd03001d0618000001f201f400002c7c00000000000080640304030b8b0b890b84fa8e77")
 # SRC (frames.h comment + jbd_bms_ble_test.cpp for HWINFO_FRAME): voltage 15.60, current 0.00,
 #   charge_ah 4.98, capacity_ah 5.00, cycles 0, soc 100, balance 0, errors 0, sw version 8.0,
 #   operation status 0x03 (charging + discharging), cell_count 4, ntc_count 3,
@@ -74,23 +68,17 @@ JBD_BASIC_INFO_EXPECTED = {
 JBD_BASIC_INFO_2_EXPECTED = {**JBD_BASIC_INFO_EXPECTED, "temperatures": [22.4, 22.2, 21.7]}
 
 # Source: same file, line 3; payload identical to CELLINFO_FRAME in frames.h.
-JBD_CELL_INFO = bytes.fromhex(
-    "dd0400080f450f3d0f370f3dfec677"
-)
+JBD_CELL_INFO = bytes.fromhex("dd0400080f450f3d0f370f3dfec677")
 # SRC (frames.h + test): 3.909 / 3.901 / 3.895 / 3.901 V, min cell 3, max cell 1, delta 0.014 V.
 JBD_CELL_INFO_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3909, 3901, 3895, 3901]}
 
 # Source: same file, line 4 (second poll).
-JBD_CELL_INFO_2 = bytes.fromhex(
-    "dd0400080f450f3e0f370f3dfec577"
-)
+JBD_CELL_INFO_2 = bytes.fromhex("dd0400080f450f3e0f370f3dfec577")
 # DERIVED.
 JBD_CELL_INFO_2_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3909, 3902, 3895, 3901]}
 
 # Source: same file, line 5; payload identical to HWVER_FRAME in frames.h.
-JBD_DEVICE_MODEL = bytes.fromhex(
-    "dd0500194a42442d53503034533033342d4c34532d323030412d422d55fa0877"
-)
+JBD_DEVICE_MODEL = bytes.fromhex("dd0500194a42442d53503034533033342d4c34532d323030412d422d55fa0877")
 # SRC (test DeviceModel).
 JBD_DEVICE_MODEL_EXPECTED = {"register": 0x05, "model": "JBD-SP04S034-L4S-200A-B-U"}
 
@@ -108,12 +96,8 @@ JBD_REQUEST_DEVICE_MODEL = bytes.fromhex("dda50500fffb77")
 #   (communications2.json) shows "btatt.server_rx_mtu": "23". The source states no decoded
 #   values: everything in these dicts is DERIVED (cell sum 13.341 V agrees with 13.34 V).
 JBD_HANS_BASIC_INFO_ZERO_CURRENT_NOTIFICATIONS = [
-    bytes.fromhex(
-        "dd03001d053600004ff253340001309b00000000"
-    ),
-    bytes.fromhex(
-        "000044600304030bb70bbf0bb9fa1677"
-    ),
+    bytes.fromhex("dd03001d053600004ff253340001309b00000000"),
+    bytes.fromhex("000044600304030bb70bbf0bb9fa1677"),
 ]
 JBD_HANS_BASIC_INFO_ZERO_CURRENT = b"".join(JBD_HANS_BASIC_INFO_ZERO_CURRENT_NOTIFICATIONS)
 JBD_HANS_BASIC_INFO_ZERO_CURRENT_EXPECTED = {
@@ -137,12 +121,8 @@ JBD_HANS_BASIC_INFO_ZERO_CURRENT_EXPECTED = {
 
 # Next poll in the same log: current 0xFFCB = -53 * 10 mA (discharging).
 JBD_HANS_BASIC_INFO_DISCHARGING_NOTIFICATIONS = [
-    bytes.fromhex(
-        "dd03001d0536ffcb4ff253340001309b00000000"
-    ),
-    bytes.fromhex(
-        "000044600304030bb70bbf0bb9f84c77"
-    ),
+    bytes.fromhex("dd03001d0536ffcb4ff253340001309b00000000"),
+    bytes.fromhex("000044600304030bb70bbf0bb9f84c77"),
 ]
 JBD_HANS_BASIC_INFO_DISCHARGING = b"".join(JBD_HANS_BASIC_INFO_DISCHARGING_NOTIFICATIONS)
 JBD_HANS_BASIC_INFO_DISCHARGING_EXPECTED = {
@@ -152,12 +132,8 @@ JBD_HANS_BASIC_INFO_DISCHARGING_EXPECTED = {
 
 # Attempt 4, first poll: current 0xFFBA = -0.70 A, remaining 0x4FF1.
 JBD_HANS_BASIC_INFO_DISCHARGING_2_NOTIFICATIONS = [
-    bytes.fromhex(
-        "dd03001d0536ffba4ff153340001309b00000000"
-    ),
-    bytes.fromhex(
-        "000044600304030bb70bbf0bb9f85e77"
-    ),
+    bytes.fromhex("dd03001d0536ffba4ff153340001309b00000000"),
+    bytes.fromhex("000044600304030bb70bbf0bb9f85e77"),
 ]
 JBD_HANS_BASIC_INFO_DISCHARGING_2 = b"".join(JBD_HANS_BASIC_INFO_DISCHARGING_2_NOTIFICATIONS)
 JBD_HANS_BASIC_INFO_DISCHARGING_2_EXPECTED = {
@@ -167,9 +143,7 @@ JBD_HANS_BASIC_INFO_DISCHARGING_2_EXPECTED = {
 }
 
 # Same log, 0x04 response (one 15-byte notification). DERIVED.
-JBD_HANS_CELL_INFO = bytes.fromhex(
-    "dd0400080d070d060d080d08ffa777"
-)
+JBD_HANS_CELL_INFO = bytes.fromhex("dd0400080d070d060d080d08ffa777")
 JBD_HANS_CELL_INFO_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3335, 3334, 3336, 3336]}
 
 # ---------------------------------------------------------------------------
@@ -179,8 +153,7 @@ JBD_HANS_CELL_INFO_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3335, 3334
 #   Its mock delivers every response in 20-byte notifications (BT_FRAME_SIZE = 20), which
 #   is what the *_NOTIFICATIONS list reproduces.
 JBD_AIOBMSBLE_BASIC_INFO_NEG_CURRENT = bytes.fromhex(
-    "dd03001d0618fee101f201f4002a2c7c00000000000080640304030b8b0b8a0b"
-    "84f88477"
+    "dd03001d0618fee101f201f4002a2c7c00000000000080640304030b8b0b8a0b84f88477"
 )
 JBD_AIOBMSBLE_BASIC_INFO_NEG_CURRENT_NOTIFICATIONS = _chunks(JBD_AIOBMSBLE_BASIC_INFO_NEG_CURRENT)
 # SRC (_RESULT_DEFS and inline comment): voltage 15.6, current -2.87, soc 100, charge_ah 4.98,
@@ -205,15 +178,11 @@ JBD_AIOBMSBLE_BASIC_INFO_NEG_CURRENT_EXPECTED = {
     "temperatures": [22.4, 22.3, 21.7],
 }
 
-JBD_AIOBMSBLE_CELL_INFO = bytes.fromhex(
-    "dd0400080d660d610d680d59fe3c77"
-)
+JBD_AIOBMSBLE_CELL_INFO = bytes.fromhex("dd0400080d660d610d680d59fe3c77")
 # SRC: 3.43 / 3.425 / 3.432 / 3.417 V (delta 0.015).
 JBD_AIOBMSBLE_CELL_INFO_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3430, 3425, 3432, 3417]}
 
-JBD_AIOBMSBLE_DEVICE_MODEL = bytes.fromhex(
-    "dd05000a30313233343536373839fde977"
-)
+JBD_AIOBMSBLE_DEVICE_MODEL = bytes.fromhex("dd05000a30313233343536373839fde977")
 # SRC: "hardware version 0123456789" (aiobmsble reports it as hw_version).
 JBD_AIOBMSBLE_DEVICE_MODEL_EXPECTED = {"register": 0x05, "model": "0123456789"}
 
@@ -224,8 +193,7 @@ JBD_AIOBMSBLE_DEVICE_MODEL_EXPECTED = {"register": 0x05, "model": "0123456789"}
 # Source: github.com/syssi/esphome-jbd-bms docs/pdus/JBD-DP04S007L4S100A-BLE.txt (line 1).
 #   Payload length 0x22 (34) = classic 25 bytes (1 NTC) + 9 trailing bytes. DERIVED (all).
 JBD_DP04_BASIC_INFO_EXTENDED = bytes.fromhex(
-    "dd030022055f00004adf4e2000022d1400000000000023600304010bb1000000"
-    "4e204adf0000fac277"
+    "dd030022055f00004adf4e2000022d1400000000000023600304010bb10000004e204adf0000fac277"
 )
 JBD_DP04_BASIC_INFO_EXTENDED_EXPECTED = {
     "register": 0x03,
@@ -249,9 +217,7 @@ JBD_DP04_BASIC_INFO_EXTENDED_EXPECTED = {
 
 # Source: github.com/syssi/esphome-jbd-bms docs/pdus/JBD-SP25S003-L16S-100A-100A-B.txt
 #   (UART capture, same framing). No NTC fitted, bench setup with 0 V pack.
-JBD_SP25_BASIC_INFO_NO_NTC = bytes.fromhex(
-    "dd030017000000000000271000002c500000000000002000011000ff0577"
-)
+JBD_SP25_BASIC_INFO_NO_NTC = bytes.fromhex("dd030017000000000000271000002c500000000000002000011000ff0577")
 # SRC (esphome log lines in the same file): voltage 0, current 0, charge_ah 0, capacity_ah
 #   100.00, cycles 0, date 2022.2.16, balance 0, errors 0, software version 2.0 (raw 0x20),
 #   soc 0, operation status bitmask 1 (charge FET only), battery strings 16.
@@ -277,8 +243,7 @@ JBD_SP25_BASIC_INFO_NO_NTC_EXPECTED = {
 
 # Source: same file, 0x04 response (16 cells, last one reads 0).
 JBD_SP25_CELL_INFO_16S = bytes.fromhex(
-    "dd0400200e100e100e100e100e100e100e100e100e100e100e100e100e100e10"
-    "0e100000fe1e77"
+    "dd0400200e100e100e100e100e100e100e100e100e100e100e100e100e100e100e100000fe1e77"
 )
 # SRC: cells 1..15 = 3.600 V, cell 16 = 0.000 V, max cell 1, min cell 16.
 JBD_SP25_CELL_INFO_16S_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3600] * 15 + [0]}
@@ -290,12 +255,8 @@ JBD_SP25_CELL_INFO_16S_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3600] 
 #   JBD-SP04S034). Each list is the sequence of read() results jbdtool dumped.
 # A 0x03 response split 7 + 29 bytes across two reads:
 JBD_JBDTOOL_READ_SPLIT_BASIC = [
-    bytes.fromhex(
-        "dd03001d061800"
-    ),
-    bytes.fromhex(
-        "0001f201f400002c7c00000000000080640304030b8c0b8a0b84fa8c77"
-    ),
+    bytes.fromhex("dd03001d061800"),
+    bytes.fromhex("0001f201f400002c7c00000000000080640304030b8c0b8a0b84fa8c77"),
 ]
 JBD_JBDTOOL_BASIC_INFO = b"".join(JBD_JBDTOOL_READ_SPLIT_BASIC)
 # SRC (jbdtool output): voltage 15.60, current 0.00, capacity 4.98, fullcap 5.00, cycles 0,
@@ -304,23 +265,16 @@ JBD_JBDTOOL_BASIC_INFO = b"".join(JBD_JBDTOOL_READ_SPLIT_BASIC)
 JBD_JBDTOOL_BASIC_INFO_EXPECTED = {**JBD_BASIC_INFO_EXPECTED, "temperatures": [22.5, 22.3, 21.7]}
 # Two stale bytes (00 00) in front of a complete 0x04 response:
 JBD_JBDTOOL_READ_GARBAGE_CELL = [
-    bytes.fromhex(
-        "0000dd0400080f460f3e0f370f3dfec477"
-    ),
+    bytes.fromhex("0000dd0400080f460f3e0f370f3dfec477"),
 ]
 # DERIVED: the frame after the two stale bytes decodes to these cells.
 JBD_JBDTOOL_READ_GARBAGE_CELL_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3910, 3902, 3895, 3901]}
 # The next clean 0x04 read; SRC (jbdtool): cells 3.910 / 3.902 / 3.896 / 3.902 V.
-JBD_JBDTOOL_CELL_INFO = bytes.fromhex(
-    "dd0400080f460f3e0f380f3efec277"
-)
+JBD_JBDTOOL_CELL_INFO = bytes.fromhex("dd0400080f460f3e0f380f3efec277")
 JBD_JBDTOOL_CELL_INFO_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3910, 3902, 3896, 3902]}
 # Two stale bytes (0f 3e, the tail of the previous cell frame) in front of a 0x05 response:
 JBD_JBDTOOL_READ_GARBAGE_MODEL = [
-    bytes.fromhex(
-        "0f3edd0500194a42442d53503034533033342d4c34532d323030412d422d55fa"
-        "0877"
-    ),
+    bytes.fromhex("0f3edd0500194a42442d53503034533033342d4c34532d323030412d422d55fa0877"),
 ]
 # SRC: DeviceName JBD-SP04S034-L4S-200A-B-U.
 JBD_JBDTOOL_READ_GARBAGE_MODEL_EXPECTED = {"register": 0x05, "model": "JBD-SP04S034-L4S-200A-B-U"}

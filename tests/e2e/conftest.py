@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import free_port
+
+from batmond.sim import SimSpec, Simulator
+
+BATTERIES = [
+    ("C8:47:8C:E4:54:0D", "jk", "jk1"),
+    ("C8:47:8C:E4:54:0E", "jk_24s", "jk2"),
+    ("E4:C1:38:00:12:34", "jbd", "jbd1"),
+]
+
+
+@pytest.fixture
+async def simulator():
+    port = free_port()
+    sim = Simulator(f"tcp-server:127.0.0.1:{port}")
+    sim.port = port
+    yield sim
+    await sim.stop()
+
+
+async def start_batteries(sim: Simulator, batteries=BATTERIES) -> None:
+    await sim.start([SimSpec(type=t, name=alias, address=address) for address, t, alias in batteries])
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> dict[str, Path]:
+    return {"config": tmp_path / "batmon.toml", "log": tmp_path / "daemon.log"}
