@@ -235,9 +235,7 @@ def parse(text: str, path: str = "<config>") -> Config:
     raw_devices = document.get("device", [])
     if isinstance(raw_devices, dict) or not isinstance(raw_devices, list):
         raise ConfigError(path, ctx.locator.line("device"), "device", "must be written as [[device]] entries")
-    devices = tuple(
-        _build(DeviceConfig, entry, ("device", i), ctx) for i, entry in enumerate(raw_devices)
-    )
+    devices = tuple(_build(DeviceConfig, entry, ("device", i), ctx) for i, entry in enumerate(raw_devices))
     config = Config(
         path=path,
         mqtt=sections.get("mqtt", MqttConfig()),
@@ -339,7 +337,9 @@ def _check(config: Config, ctx: _Context) -> None:
         if not ALIAS_RE.match(device.alias):
             raise ctx.error(where, "alias", "may only contain letters, digits, '_' and '-' (at most 64)")
         if device.alias in aliases:
-            raise ctx.error(where, "alias", f"duplicate alias {device.alias!r} (also device #{aliases[device.alias] + 1})")
+            raise ctx.error(
+                where, "alias", f"duplicate alias {device.alias!r} (also device #{aliases[device.alias] + 1})"
+            )
         if device.stable_id in ids:
             raise ctx.error(where, "address", f"same device as device #{ids[device.stable_id] + 1}")
         if device.current_calibration == 0:

@@ -152,5 +152,5 @@ class Daemon:
             log.info("%s: switched %s %s", alias, switch, value)
         except UnsupportedSwitch as exc:
             log.warning("%s: %s", alias, exc)
-        except (LinkError, Exception) as exc:  # noqa: BLE001 - one log line, the entity keeps the real state
+        except (LinkError, Exception) as exc:
             log.error("%s: switching %s %s failed: %s", alias, switch, value, exc)

@@ -47,7 +47,7 @@ def demo_config(port: int, state_dir: str, broker: str | None) -> str:
 async def run_demo(broker: str | None, duration: float | None, state_dir: str | None) -> int:
     with tempfile.TemporaryDirectory(prefix="batmond-demo-") as scratch:
         directory = state_dir or scratch
-        Path(directory).mkdir(parents=True, exist_ok=True)
+        Path(directory).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything runs
         config = parse(demo_config(free_port(), directory, broker), "<demo>")
         simulator = Simulator(server_transport(config.bluetooth.transport))
         await simulator.start(specs_from_config(config))

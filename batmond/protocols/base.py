@@ -141,6 +141,7 @@ class Codec(ABC):
     def switch_requests(self, switch: str, on: bool) -> list[Request]:
         raise UnsupportedSwitch(f"{self.type_name} cannot switch {switch!r}")
 
+    @abstractmethod
     def reset(self) -> None:
         """Called after a timeout or reconnect: drop partial frames."""
 

@@ -76,9 +76,7 @@ def decode_basic_info(payload: bytes) -> Sample:
         cycles=u16be(payload, 8),
         alarm_code=u16be(payload, 16),
         soc=float(payload[19]),
-        temperatures=tuple(
-            (u16be(payload, 23 + 2 * i) - KELVIN_OFFSET) / 10 for i in range(ntc_count)
-        ),
+        temperatures=tuple((u16be(payload, 23 + 2 * i) - KELVIN_OFFSET) / 10 for i in range(ntc_count)),
         switches={"charge": bool(fets & 1), "discharge": bool(fets & 2)},
     )
 

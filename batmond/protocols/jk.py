@@ -154,9 +154,7 @@ def decode_settings_switches(frame: bytes) -> dict[str, bool]:
 
 def decode_cell_info(frame: bytes, layout: Layout, firmware: int | None = None) -> Sample:
     mask = u32le(frame, layout.cell_mask)
-    cells = tuple(
-        u16le(frame, 6 + 2 * i) / 1000 for i in range(layout.cell_slots) if mask & (1 << i)
-    )
+    cells = tuple(u16le(frame, 6 + 2 * i) / 1000 for i in range(layout.cell_slots) if mask & (1 << i))
     temperature_offsets = layout.temperatures
     if firmware is not None and firmware >= 14:
         temperature_offsets += layout.extra_temperatures

@@ -48,8 +48,7 @@ def server_transport(client_spec: str) -> str:
         if client_spec.startswith(client):
             return server + client_spec[len(client) :]
     raise SimulatorError(
-        f"the simulator needs [bluetooth] transport = 'tcp-client:127.0.0.1:PORT' or 'unix:PATH', "
-        f"not {client_spec!r}"
+        f"the simulator needs [bluetooth] transport = 'tcp-client:127.0.0.1:PORT' or 'unix:PATH', not {client_spec!r}"
     )
 
 

@@ -7,6 +7,7 @@ integrated at a fine step, so meter accuracy can be checked against it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -21,7 +22,7 @@ STEP = 0.05  # s, integration step of the truth
 
 def ocv(soc: float) -> float:
     soc = min(max(soc, 0.0), 100.0)
-    for (s0, v0), (s1, v1) in zip(OCV_CURVE, OCV_CURVE[1:], strict=False):
+    for (s0, v0), (s1, v1) in itertools.pairwise(OCV_CURVE):
         if soc <= s1:
             return v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
     return OCV_CURVE[-1][1]

@@ -79,4 +79,4 @@ def new_link() -> LocalLink:
     return LocalLink()
 
 
-__all__ = ["SimController", "new_link", "ll"]
+__all__ = ["SimController", "ll", "new_link"]

@@ -14,6 +14,11 @@ COLUMNS = ("battery", "type", "V", "A", "W", "SoC %", "cell min", "cell max", "t
 WIDTHS = (12, 7, 8, 8, 8, 6, 9, 9, 14, 12)
 
 
+def _row(cells) -> str:
+    # Names left-aligned, numbers right-aligned.
+    return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, WIDTHS, strict=True)))
+
+
 def _fmt(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -61,9 +66,7 @@ class ConsoleTable(Sink):
     def draw(self) -> None:
         self._since_draw.clear()
         lines = [time.strftime("%H:%M:%S") + "  batmond demo (Ctrl-C stops)"]
-        lines.append("  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(COLUMNS, WIDTHS))))
-        for row in self.rows.values():
-            lines.append("  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, WIDTHS))))
+        lines += [_row(COLUMNS), *(_row(row) for row in self.rows.values())]
         if self.redraw and self._printed_lines:
             self.out.write(f"\x1b[{self._printed_lines}F\x1b[J")
         self.out.write("\n".join(lines) + "\n")

@@ -9,6 +9,7 @@ latest states are re-sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -198,9 +199,7 @@ class MqttSink(Sink):
             topic, payload, platforms = device_discovery(reading, state, self.topics, self.expire_after, {})
             removed = {k: p for k, p in previous.items() if k not in platforms}
             if removed:
-                topic, payload, platforms = device_discovery(
-                    reading, state, self.topics, self.expire_after, removed
-                )
+                topic, payload, platforms = device_discovery(reading, state, self.topics, self.expire_after, removed)
             self._announced[ident] = platforms
             self.client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=True)
             count = len(platforms)
@@ -217,7 +216,5 @@ class MqttSink(Sink):
 
 
 def _wait(info: paho.MQTTMessageInfo, timeout: float) -> None:
-    try:
+    with contextlib.suppress(RuntimeError, ValueError):  # not connected: the broker's will says offline for us
         info.wait_for_publish(timeout)
-    except (RuntimeError, ValueError):
-        pass  # not connected any more: the broker's will says offline for us

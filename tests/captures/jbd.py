@@ -242,9 +242,7 @@ JBD_SP25_BASIC_INFO_NO_NTC_EXPECTED = {
 }
 
 # Source: same file, 0x04 response (16 cells, last one reads 0).
-JBD_SP25_CELL_INFO_16S = bytes.fromhex(
-    "dd0400200e100e100e100e100e100e100e100e100e100e100e100e100e100e100e100000fe1e77"
-)
+JBD_SP25_CELL_INFO_16S = bytes.fromhex("dd0400200e100e100e100e100e100e100e100e100e100e100e100e100e100e100e100000fe1e77")
 # SRC: cells 1..15 = 3.600 V, cell 16 = 0.000 V, max cell 1, min cell 16.
 JBD_SP25_CELL_INFO_16S_EXPECTED = {"register": 0x04, "cell_voltages_mv": [3600] * 15 + [0]}
 

@@ -163,7 +163,7 @@ class SimulatedBms(ABC):
         if self.device is not None:
             try:
                 await self.device.stop_advertising()
-            except Exception as exc:  # noqa: BLE001 - shutting down anyway
+            except Exception as exc:
                 log.debug("stop advertising: %s", exc)
         if self.controller is not None:
             self.controller.drop_all()

@@ -40,8 +40,10 @@ class SimulatedJbd(SimulatedBms):
         b = self.battery
         payload = bytearray(23)
         voltage = sum(round(v * 1000) for v in b.cell_voltages)
-        struct.pack_into(">HhHHHH", payload, 0, round(voltage / 10), round(b.current * 100),
-                         round(b.remaining_ah * 100), round(b.capacity_ah * 100), b.cycles, (24 << 9) | (3 << 5) | 14)  # fmt: skip
+        production_date = (24 << 9) | (3 << 5) | 14  # 2024-03-14
+        fields = (round(voltage / 10), round(b.current * 100), round(b.remaining_ah * 100),
+                  round(b.capacity_ah * 100), b.cycles, production_date)  # fmt: skip
+        struct.pack_into(">HhHHHH", payload, 0, *fields)
         payload[18] = 0x80
         payload[19] = round(b.soc)
         payload[20] = int(b.charge_enabled) | int(b.discharge_enabled) << 1

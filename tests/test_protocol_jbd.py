@@ -1,0 +1,148 @@
+"""JBD codec against real captures (tests/captures/jbd.py names the public source of every frame)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from captures import jbd as cap
+
+from batmond.protocols import jbd
+from batmond.protocols.jbd import JbdCodec
+
+BASIC = [
+    ("sp04", [cap.JBD_BASIC_INFO], cap.JBD_BASIC_INFO_EXPECTED),
+    ("sp04_2", [cap.JBD_BASIC_INFO_2], cap.JBD_BASIC_INFO_2_EXPECTED),
+    ("hans_idle", cap.JBD_HANS_BASIC_INFO_ZERO_CURRENT_NOTIFICATIONS, cap.JBD_HANS_BASIC_INFO_ZERO_CURRENT_EXPECTED),
+    ("hans_discharging", cap.JBD_HANS_BASIC_INFO_DISCHARGING_NOTIFICATIONS,
+     cap.JBD_HANS_BASIC_INFO_DISCHARGING_EXPECTED),
+    ("hans_discharging_2", cap.JBD_HANS_BASIC_INFO_DISCHARGING_2_NOTIFICATIONS,
+     cap.JBD_HANS_BASIC_INFO_DISCHARGING_2_EXPECTED),
+    ("aiobmsble_neg", cap.JBD_AIOBMSBLE_BASIC_INFO_NEG_CURRENT_NOTIFICATIONS,
+     cap.JBD_AIOBMSBLE_BASIC_INFO_NEG_CURRENT_EXPECTED),
+    ("dp04_extended", [cap.JBD_DP04_BASIC_INFO_EXTENDED], cap.JBD_DP04_BASIC_INFO_EXTENDED_EXPECTED),
+    ("sp25_no_ntc", [cap.JBD_SP25_BASIC_INFO_NO_NTC], cap.JBD_SP25_BASIC_INFO_NO_NTC_EXPECTED),
+    ("jbdtool_split", cap.JBD_JBDTOOL_READ_SPLIT_BASIC, cap.JBD_JBDTOOL_BASIC_INFO_EXPECTED),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "notifications", "expected"), BASIC, ids=[b[0] for b in BASIC])
+def test_basic_info_decodes_every_field(name, notifications, expected):
+    codec = JbdCodec()
+    kinds = [kind for piece in notifications for kind in codec.feed(piece)]
+    assert kinds == ["basic"]
+    sample = codec.sample()
+    assert sample.voltage == pytest.approx(expected["voltage"])
+    assert sample.current == pytest.approx(expected["current"])
+    assert sample.power == pytest.approx(expected["voltage"] * expected["current"])
+    assert sample.charge == pytest.approx(expected["charge_ah"])
+    assert sample.capacity == pytest.approx(expected["capacity_ah"])
+    assert sample.cycles == expected["cycles"]
+    assert sample.soc == expected["soc"]
+    assert sample.alarm_code == expected["protection_mask"]
+    assert sample.switches == {"charge": expected["charge_mosfet"], "discharge": expected["discharge_mosfet"]}
+    assert list(sample.temperatures) == pytest.approx(expected["temperatures"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (cap.JBD_CELL_INFO, cap.JBD_CELL_INFO_EXPECTED),
+        (cap.JBD_HANS_CELL_INFO, cap.JBD_HANS_CELL_INFO_EXPECTED),
+        (cap.JBD_SP25_CELL_INFO_16S, cap.JBD_SP25_CELL_INFO_16S_EXPECTED),
+    ],
+)
+def test_cell_voltages(frame, expected):
+    codec = JbdCodec()
+    codec.feed(cap.JBD_BASIC_INFO)
+    assert codec.feed(frame) == ["cells"]
+    sample = codec.sample()
+    assert [round(v * 1000) for v in sample.cell_voltages] == expected["cell_voltages_mv"]
+
+
+def test_cell_statistics_match_the_source():
+    codec = JbdCodec()
+    codec.feed(cap.JBD_BASIC_INFO + cap.JBD_CELL_INFO)
+    stats = codec.sample().cell_stats
+    # esphome-jbd-bms frames.h: min cell 3 (3.895 V), max cell 1 (3.909 V), delta 0.014 V.
+    assert (stats.min_index, stats.max_index) == (3, 1)
+    assert stats.delta == pytest.approx(0.014)
+
+
+@pytest.mark.parametrize(
+    ("frame", "model"),
+    [(cap.JBD_DEVICE_MODEL, "JBD-SP04S034-L4S-200A-B-U"), (cap.JBD_AIOBMSBLE_DEVICE_MODEL, "0123456789")],
+)
+def test_model(frame, model):
+    codec = JbdCodec()
+    assert codec.feed(frame) == ["model"]
+    assert codec.info.model == model
+
+
+def test_stale_bytes_before_a_frame_are_skipped():
+    codec = JbdCodec()
+    kinds = [k for piece in cap.JBD_JBDTOOL_READ_GARBAGE_CELL for k in codec.feed(piece)]
+    assert kinds == ["cells"]
+    codec2 = JbdCodec()
+    assert [k for piece in cap.JBD_JBDTOOL_READ_GARBAGE_MODEL for k in codec2.feed(piece)] == ["model"]
+    assert codec2.info.model == cap.JBD_JBDTOOL_READ_GARBAGE_MODEL_EXPECTED["model"]
+
+
+def test_requests_match_captured_requests():
+    codec = JbdCodec()
+    assert [r.data for r in codec.poll_requests()] == [cap.JBD_REQUEST_BASIC_INFO, cap.JBD_REQUEST_CELL_INFO]
+    assert codec.connect_requests()[0].data == cap.JBD_REQUEST_DEVICE_MODEL
+
+
+@pytest.mark.parametrize(
+    ("charge", "discharge", "frame"),
+    [
+        # Register 0xE1 frames as given in the JBD protocol notes (disable bits).
+        (True, True, "dd5ae1020000ff1d77"),
+        (False, True, "dd5ae1020001ff1c77"),
+        (True, False, "dd5ae1020002ff1b77"),
+        (False, False, "dd5ae1020003ff1a77"),
+    ],
+)
+def test_mosfet_control_frames(charge, discharge, frame):
+    # The BMS reports discharge as given; switching charge must keep discharge as it is.
+    codec = JbdCodec()
+    codec.feed(jbd.response(jbd.BASIC_INFO, _with_fets(cap.JBD_BASIC_INFO, charge=True, discharge=discharge)))
+    request = codec.switch_requests("charge", charge)[0]
+    assert request.data.hex() == frame
+    assert request.expect == "mosfet"
+
+
+def _with_fets(frame: bytes, charge: bool, discharge: bool) -> bytes:
+    payload = bytearray(frame[4:-3])
+    payload[20] = int(charge) | int(discharge) << 1
+    return bytes(payload)
+
+
+def test_random_split_merge_and_junk_never_yield_bogus_frames():
+    stream = b"\x77\xdd\x01" + cap.JBD_BASIC_INFO + b"junk\xdd" + cap.JBD_CELL_INFO + cap.JBD_DEVICE_MODEL
+    rng = random.Random(3)
+    for _ in range(100):
+        codec = JbdCodec()
+        kinds = []
+        position = 0
+        while position < len(stream):
+            size = rng.randint(1, 25)
+            kinds += codec.feed(stream[position : position + size])
+            position += size
+        assert kinds == ["basic", "cells", "model"]
+
+
+def test_bad_checksum_is_dropped_and_counted():
+    corrupt = bytearray(cap.JBD_BASIC_INFO)
+    corrupt[5] ^= 0x01
+    codec = JbdCodec()
+    assert codec.feed(bytes(corrupt)) == []
+    assert codec.stats.bad_checksum >= 1
+    assert codec.sample() is None
+
+
+def test_error_status_is_reported_not_decoded():
+    codec = JbdCodec()
+    assert codec.feed(jbd.response(jbd.BASIC_INFO, b"", status=0x80)) == ["basic-error"]
+    assert codec.sample() is None
