@@ -330,7 +330,7 @@ def _check(config: Config, ctx: _Context) -> None:
             raise ctx.error(where, "address", "must be a MAC address, an advertised name or 'serial'")
         if device.is_serial and not device.adapter:
             raise ctx.error(where, "adapter", "address = 'serial' needs adapter = '/dev/serial/by-id/…'")
-        if device.is_serial and known_types[device.type].ble is not None and not _has_serial(known_types, device):
+        if device.is_serial and known_types[device.type].serial is None:
             raise ctx.error(where, "type", f"{device.type!r} is a Bluetooth protocol; it cannot be read over serial")
         if not device.is_serial and known_types[device.type].ble is None:
             raise ctx.error(where, "address", f"{device.type!r} is a wired protocol: use address = 'serial'")
@@ -348,10 +348,6 @@ def _check(config: Config, ctx: _Context) -> None:
             raise ctx.error(where, "pin", "must be up to 6 digits")
         aliases[device.alias] = i
         ids[device.stable_id] = i
-
-
-def _has_serial(known_types: dict[str, type], device: DeviceConfig) -> bool:
-    return getattr(known_types[device.type], "serial", None) is not None
 
 
 def check_bluetooth_support(transport: str) -> str | None:

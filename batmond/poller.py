@@ -71,7 +71,7 @@ class Poller:
     async def _session(self) -> None:
         started = time.monotonic()
         link = self._link = await self.connect()
-        codec = self._codec = self.codec_type(None)
+        codec = self._codec = self.codec_type.for_device(self.device)
         link.on_data = self._on_data
         state = self.hub.state(self.device)
         state.connected = True

@@ -11,9 +11,12 @@ import struct
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from batmond.sample import DeviceInfo, Sample
+
+if TYPE_CHECKING:
+    from batmond.config import DeviceConfig
 
 
 class UnsupportedSwitch(ValueError):
@@ -38,6 +41,16 @@ class BleProfile:
     write_with_response: bool = False
     # Names and manufacturer ids in advertisements that suggest this type (used by `batmond scan`).
     name_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SerialProfile:
+    """Line settings of a wired (RS485/UART) protocol."""
+
+    baudrate: int
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: int = 1
 
 
 @dataclass(slots=True)
@@ -112,11 +125,17 @@ class Codec(ABC):
     type_name: ClassVar[str]
     manufacturer: ClassVar[str]
     ble: ClassVar[BleProfile | None] = None
+    serial: ClassVar[SerialProfile | None] = None
     writable_switches: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, variant: str | None = None) -> None:
         self.variant = variant
         self.info: DeviceInfo | None = None
+
+    @classmethod
+    def for_device(cls, device: DeviceConfig) -> Codec:
+        """A codec for one configured device; protocols needing per-device options (a bus address) override."""
+        return cls()
 
     @property
     @abstractmethod
