@@ -220,6 +220,8 @@ def parse(text: str, path: str = "<config>") -> Config:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
         raise ConfigError(path, exc.line, "", f"TOML syntax error: {exc}") from None
+    except tomlkit.exceptions.TOMLKitError as exc:  # e.g. a key given twice; tomlkit gives no line
+        raise ConfigError(path, _duplicate_line(text, str(exc)), "", f"TOML error: {exc}") from None
     ctx = _Context(path, _Locator(text))
     sections: dict[str, Any] = {}
     for key, value in document.items():
@@ -234,7 +236,8 @@ def parse(text: str, path: str = "<config>") -> Config:
         sections[key] = _build(SECTIONS[key], value, (key, None), ctx)
     raw_devices = document.get("device", [])
     if isinstance(raw_devices, dict) or not isinstance(raw_devices, list):
-        raise ConfigError(path, ctx.locator.line("device"), "device", "must be written as [[device]] entries")
+        line = ctx.locator.line("", None, "device") or ctx.locator.line("device")
+        raise ConfigError(path, line, "device", "must be written as [[device]] entries")
     devices = tuple(_build(DeviceConfig, entry, ("device", i), ctx) for i, entry in enumerate(raw_devices))
     config = Config(
         path=path,
@@ -260,6 +263,22 @@ def load(path: str | Path) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return parse(text, path)
+
+
+def _duplicate_line(text: str, message: str) -> int | None:
+    """The line of the second occurrence of the key tomlkit complains about (it gives no line itself)."""
+    key = message.split('"')[1] if message.count('"') >= 2 else None
+    seen: set[tuple[str, str]] = set()
+    table = ""
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line.startswith("["):
+            table = line
+        elif key and re.match(rf"^{re.escape(key)}\s*=", line):
+            if (table, key) in seen:
+                return number
+            seen.add((table, key))
+    return None
 
 
 def _with_alias(device: DeviceConfig) -> DeviceConfig:
@@ -336,12 +355,12 @@ def _check(config: Config, ctx: _Context) -> None:
             raise ctx.error(where, "address", f"{device.type!r} is a wired protocol: use address = 'serial'")
         if not ALIAS_RE.match(device.alias):
             raise ctx.error(where, "alias", "may only contain letters, digits, '_' and '-' (at most 64)")
+        if device.stable_id in ids:
+            raise ctx.error(where, "address", f"same device as device #{ids[device.stable_id] + 1}")
         if device.alias in aliases:
             raise ctx.error(
                 where, "alias", f"duplicate alias {device.alias!r} (also device #{aliases[device.alias] + 1})"
             )
-        if device.stable_id in ids:
-            raise ctx.error(where, "address", f"same device as device #{ids[device.stable_id] + 1}")
         if device.current_calibration == 0:
             raise ctx.error(where, "current_calibration", "must not be 0 (use a negative value to flip the sign)")
         if device.pin is not None and not re.fullmatch(r"\d{1,6}", device.pin):

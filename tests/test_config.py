@@ -1,0 +1,144 @@
+"""Config validation: every problem is one line naming file, line and key."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from batmond import config as cfg
+from batmond.config import ConfigError, load, parse
+
+EXAMPLE = Path(cfg.__file__).with_name("batmon.example.toml")
+
+GOOD = """\
+[mqtt]
+host = "broker.lan"
+port = 1884
+username = "u"
+password = "hunter2"
+[bluetooth]
+transport = "usb:0"
+[sampling]
+sample_period = 2
+publish_period = 4.0
+expire_values_after = 30
+[[device]]
+address = "c8:47:8c:e4:54:0d"
+type = "jk"
+alias = "house"
+[[device]]
+address = "xiaoxiang BMS"
+type = "jbd"
+"""
+
+
+def test_a_good_config_loads_with_defaults_filled_in():
+    config = parse(GOOD, "good.toml")
+    assert config.mqtt.port == 1884 and config.mqtt.base_topic == "batmond"
+    assert config.sampling.sample_period == 2.0 and config.sampling.effective_publish_period == 4.0
+    assert config.sampling.keep_alive is True
+    first, second = config.devices
+    assert first.stable_id == "c8478ce4540d"
+    assert second.alias == "xiaoxiang_BMS"  # made from the advertised name
+    assert second.stable_id == "name_xiaoxiang_bms"
+    assert "hunter2" not in repr(config)  # secrets never reach a log line through repr()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('[mqtt]\nhost = "a"\nprot = 1883\n', 3, "[mqtt] prot: unknown key (did you mean 'port'?)"),
+        ("[mqtt]\nport = 70000\n", 2, "[mqtt] port: must be between 1 and 65535"),
+        ('[mqtt]\nport = "1883"\n', 2, "[mqtt] port: must be an integer, not '1883'"),
+        ("[mqt]\n", 1, "[mqt]: unknown section (did you mean [mqtt]?)"),
+        ("[sampling]\nsample_period = 0\n", 2, "[sampling] sample_period: must be greater than 0"),
+        ("[sampling]\nkeep_alive = 1\n", 2, "[sampling] keep_alive: must be true or false, not 1"),
+        ("[sampling]\nsample_period = 5\npublish_period = 1\n", 3, "publish_period: must be at least sample_period"),
+        ('[bluetooth]\ntransport = "bluez:hci0"\n', 2, "[bluetooth] transport: unknown bumble transport 'bluez'"),
+        ('[[device]]\naddress = "C8:47:8C:E4:54"\ntype = "jk"\n', 2, "[[device]] #1 address: bad MAC address"),
+        ('[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jkk"\n', 3, "[[device]] #1 type: unknown BMS type 'jkk'"),
+        ('[[device]]\naddress = "C8:47:8C:E4:54:0D"\n', 1, "[[device]] #1 type: required key is missing"),
+        (
+            '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\nalias = "a"\n'
+            '[[device]]\naddress = "C8:47:8C:E4:54:0E"\ntype = "jk"\nalias = "a"\n',
+            8,
+            "[[device]] #2 alias: duplicate alias 'a' (also device #1)",
+        ),
+        (
+            '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\n'
+            '[[device]]\naddress = "c8:47:8c:e4:54:0d"\ntype = "jbd"\n',
+            5,
+            "[[device]] #2 address: same device as device #1",
+        ),
+        ('[[device]]\naddress = "x"\ntype = "jk"\nalias = "a b"\n', 4, "alias: may only contain letters"),
+        ('[[device]]\naddress = "serial"\ntype = "jk"\n', 1, "adapter: address = 'serial' needs adapter"),
+        ('[[device]]\naddress = "x"\ntype = "jk"\ncurrent_calibration = 0\n', 4, "current_calibration: must not be 0"),
+        ('[[device]]\naddress = "x"\ntype = "jk"\npin = "12a"\n', 4, "[[device]] #1 pin: must be up to 6 digits"),
+        ('[mqtt]\npassword = "p"\n', 1, "[mqtt] username: password is set but username is missing"),
+        (
+            '[mqtt]\ntls = true\nca_file = "/nonexistent/ca.pem"\n',
+            3,
+            "ca_file: file '/nonexistent/ca.pem' does not exist",
+        ),
+        ('[mqtt]\nhost = "a"\nhost = "b"\n', 3, 'TOML error: Key "host" already exists'),
+        ('[mqtt]\nhost = "a\n', 2, "TOML syntax error"),
+        ("device = 3\n", 1, "device: must be written as [[device]] entries"),
+        ('[log]\nlevel = "loud"\n', 2, "[log] level: must be debug, info, warning or error"),
+    ],
+)
+def test_errors_name_file_line_and_key(text, line, message):
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "/etc/batmon.toml")
+    text_of_error = str(caught.value)
+    assert "\n" not in text_of_error
+    assert text_of_error.startswith(f"/etc/batmon.toml:{line}: "), text_of_error
+    assert message in text_of_error
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope\.toml: file not found"):
+        load(tmp_path / "nope.toml")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe[mqtt]")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(binary)
+
+
+def test_the_shipped_example_is_valid_and_documents_every_option():
+    config = load(EXAMPLE)
+    assert config.devices[0].type == "jk"
+    text = EXAMPLE.read_text()
+    for section, kind in cfg.SECTIONS.items():
+        assert f"[{section}]" in text
+        for field in dataclasses.fields(kind):
+            assert re.search(rf"^#? ?{field.name} = ", text, re.M), f"[{section}] {field.name} not in the example"
+    for field in dataclasses.fields(cfg.DeviceConfig):
+        assert re.search(rf"^#? ?{field.name} = ", text, re.M), f"[[device]] {field.name} not in the example"
+
+
+def test_hci_socket_without_bluetooth_support_is_one_clear_line(monkeypatch):
+    # The machine's Python may or may not have AF_BLUETOOTH; the message must not depend on luck.
+    monkeypatch.delattr(cfg.socket, "AF_BLUETOOTH", raising=False)
+    reason = cfg.check_bluetooth_support("hci-socket:0")
+    assert reason and "socket.AF_BLUETOOTH" in reason and "\n" not in reason
+    assert cfg.check_bluetooth_support("usb:0") is None
+
+
+def test_cli_check_config_exit_codes(tmp_path, capsys):
+    from batmond.cli import main
+
+    assert main(["check-config", str(EXAMPLE)]) == 0
+    assert "OK (1 device(s)" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jkk"\n')
+    assert main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"batmond: {bad}:3: [[device]] #1 type: unknown BMS type 'jkk' (did you mean 'jk'? known: "
+        + (err.split("known: ", 1)[1])
+    )
+    assert err.count("\n") == 0
