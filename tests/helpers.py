@@ -70,10 +70,15 @@ class Broker:
 class Watcher:
     """An MQTT subscriber that keeps every message, for assertions on what reached the broker."""
 
-    def __init__(self, port: int, topic: str = "#", **tls: Any) -> None:
+    def __init__(self, port: int, topic: str = "#", ca_file: str | None = None,
+                 username: str | None = None, password: str | None = None) -> None:  # fmt: skip
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"watcher-{free_port()}")
+        if ca_file:
+            self.client.tls_set(ca_certs=ca_file)
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.2, 1)

@@ -50,6 +50,7 @@ class MqttSink(Sink):
         self.on_command = on_command
         self.connected = False
         self._reported_unreachable = False
+        self._refusal = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._latest: dict[str, Reading] = {}
         self._online: dict[str, bool] = {}
@@ -99,7 +100,7 @@ class MqttSink(Sink):
     # -- paho thread -----------------------------------------------------------------------------------
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
-            log.error("MQTT broker %s:%d refused the connection: %s", self.config.host, self.config.port, reason)
+            self._call(self._refused, str(reason))
             return
         client.publish(self.topics.daemon_status, "online", qos=1, retain=True)
         client.subscribe([(self.topics.ha_status, 1), (self.command_filter, 1)])
@@ -123,8 +124,16 @@ class MqttSink(Sink):
         log.info("connected to MQTT broker %s:%d", self.config.host, self.config.port)
         self.connected = True
         self._reported_unreachable = False
+        self._refusal = ""
         self._signatures.clear()  # announce everything again
         self._republish()
+
+    def _refused(self, reason: str) -> None:
+        if reason != self._refusal:  # once per reason, not once per retry
+            hint = " (check username/password in [mqtt])" if "authori" in reason.lower() else ""
+            log.error("MQTT broker %s:%d refused the connection: %s%s", self.config.host, self.config.port,
+                      reason, hint)  # fmt: skip
+            self._refusal = reason
 
     def _connect_failed(self) -> None:
         if self.connected or not self._reported_unreachable:
