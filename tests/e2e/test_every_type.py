@@ -28,7 +28,7 @@ async def test_every_simulated_type_reaches_the_broker(simulator, broker, watche
     daemon = DaemonProcess(paths["config"], paths["log"])
     daemon.start()
     try:
-        for address, type_name, alias in devices:
+        for _address, type_name, alias in devices:
             state = await wait_until(lambda a=alias: watcher.last_json(f"batmond/{a}/state"), 45, f"{type_name} state")
             truth = simulator.devices[alias].battery
             truth.advance()
