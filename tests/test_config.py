@@ -142,3 +142,11 @@ def test_cli_check_config_exit_codes(tmp_path, capsys):
         + (err.split("known: ", 1)[1])
     )
     assert err.count("\n") == 0
+
+
+def test_the_readme_documents_every_option():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for section, kind in [*cfg.SECTIONS.items(), ("[device]", cfg.DeviceConfig)]:
+        part = readme.split(f"### `[{section}]`", 1)[1].split("\n### ", 1)[0]
+        for field in dataclasses.fields(kind):
+            assert f"`{field.name}`" in part, f"README does not document [{section}] {field.name}"
