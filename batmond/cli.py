@@ -83,6 +83,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_decode(args: argparse.Namespace) -> int:
+    from batmond.decode import DecodeError, decode_to_json
+
+    texts = list(args.hex)
+    if args.file:
+        with open(args.file, encoding="utf-8") as lines:
+            texts += lines.read().splitlines()
+    if not texts:
+        print("batmond: decode needs HEX arguments or --file", file=sys.stderr)
+        return 2
+    try:
+        print(decode_to_json(args.type, texts))
+    except DecodeError as exc:
+        print(f"batmond: {exc}", file=sys.stderr)
+        return 1
+    except KeyError as exc:  # unknown type
+        print(f"batmond: {exc.args[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from batmond.config import check_bluetooth_support
+    from batmond.scan import format_table, scan
+
+    setup_logging(args.log_level or "warning")
+    transport = args.transport or load(args.config).bluetooth.transport
+    reason = check_bluetooth_support(transport)
+    if reason:
+        print(f"batmond: {reason}", file=sys.stderr)
+        return 2
+    found = asyncio.run(scan(transport, args.seconds))
+    print(format_table(found))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="batmond",
@@ -112,6 +148,24 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--duration", type=float, help="stop after this many seconds")
     sim.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     sim.set_defaults(func=cmd_sim)
+
+    decode = sub.add_parser("decode", help="decode raw BMS notifications (hex) to JSON",
+                            description="Feed raw notification bytes (as hex, e.g. from a snoop log) through a "
+                            "protocol's framer and decoder and print the values as JSON. Exit 1 with a one-line "
+                            "reason if no frame decodes.")  # fmt: skip
+    decode.add_argument("--type", required=True, help="BMS type, as in the config (jk, jbd, …)")
+    decode.add_argument("--file", help="a file with one hex notification per line")
+    decode.add_argument("hex", nargs="*", help="notifications as hex")
+    decode.set_defaults(func=cmd_decode)
+
+    scan = sub.add_parser("scan", help="list nearby BLE devices and the type they look like",
+                          description="Scan for Bluetooth LE devices and print address, RSSI, name and the "
+                          "batmond type their advertisement suggests.")  # fmt: skip
+    scan.add_argument("--seconds", type=float, default=10.0, help="how long to scan (default 10)")
+    scan.add_argument("--config", default=DEFAULT_PATH, help="take [bluetooth] transport from this config")
+    scan.add_argument("--transport", help="bumble transport (overrides the config), e.g. hci-socket:0, usb:0")
+    scan.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    scan.set_defaults(func=cmd_scan)
 
     demo = sub.add_parser("demo", help="simulated JK and JBD batteries read by the daemon, shown live",
                           description="Start simulated JK and JBD batteries and the daemon against them, and "

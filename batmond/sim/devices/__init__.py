@@ -87,15 +87,21 @@ class SimulatedBms(ABC):
         self.device.add_service(Service(UUID(self.profile.service), chars))
         self.device.on("connection", self._on_connection)
         await self.device.power_on()
-        self.device.advertising_data = bytes(
-            AdvertisingData([data_types.Flags(6), data_types.CompleteLocalName(self.name)])
-        )
+        self.device.advertising_data = bytes(AdvertisingData(self.advertisement()))
         await self.device.start_advertising(
             own_address_type=hci.OwnAddressType.RANDOM,
             auto_restart=True,
             advertising_interval_min=ADVERTISING_INTERVAL_MS,
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
         )
+
+    def advertisement(self) -> list:
+        """What the BMS advertises: its name and, like most BMS, its 16-bit service UUID."""
+        fields = [data_types.Flags(6), data_types.CompleteLocalName(self.name)]
+        service = UUID(self.profile.service)
+        if len(service.uuid_bytes) == 2:
+            fields.append(data_types.CompleteListOf16BitServiceUUIDs([service]))
+        return fields
 
     def _on_connection(self, connection: Connection) -> None:
         self.connection = connection

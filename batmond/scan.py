@@ -1,0 +1,87 @@
+"""`batmond scan`: nearby BLE devices with the batmond type their advertisement suggests."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from bumble import core
+from bumble.device import Device
+from bumble.transport import open_transport
+
+from batmond.protocols import codec_types
+from batmond.transports.ble import POWER_ON_TIMEOUT, own_address
+
+
+@dataclass(slots=True)
+class Seen:
+    address: str
+    name: str = ""
+    rssi: int | None = None
+    services: set[str] = field(default_factory=set)
+
+    @property
+    def suggested_types(self) -> list[str]:
+        found = []
+        for type_name, codec in codec_types().items():
+            profile = codec.ble
+            if profile is None:
+                continue
+            by_service = profile.service.lower() in self.services
+            by_name = any(self.name.startswith(prefix) for prefix in profile.name_prefixes)
+            if by_service or by_name:
+                found.append(type_name)
+        return found
+
+
+def _services(advertisement) -> set[str]:
+    uuids: set[str] = set()
+    for kind in (
+        core.AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+        core.AdvertisingData.INCOMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+        core.AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+        core.AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+    ):
+        for uuid in advertisement.data.get_all(kind) or []:
+            for one in uuid if isinstance(uuid, list) else [uuid]:
+                uuids.add(one.to_hex_str("-").lower() if hasattr(one, "to_hex_str") else str(one).lower())
+    return {_full_uuid(u) for u in uuids}
+
+
+def _full_uuid(uuid: str) -> str:
+    short = uuid.replace("-", "")
+    if len(short) == 4:
+        return f"0000{short}-0000-1000-8000-00805f9b34fb"
+    return uuid
+
+
+async def scan(transport: str, seconds: float) -> list[Seen]:
+    seen: dict[str, Seen] = {}
+    async with await open_transport(transport) as (source, sink):
+        device = Device.with_hci("batmond-scan", own_address(), source, sink)
+        await asyncio.wait_for(device.power_on(), POWER_ON_TIMEOUT)
+
+        def on_advertisement(advertisement) -> None:
+            address = advertisement.address.to_string(False)
+            entry = seen.setdefault(address, Seen(address))
+            entry.rssi = advertisement.rssi
+            name = advertisement.data.get(core.AdvertisingData.COMPLETE_LOCAL_NAME) or advertisement.data.get(
+                core.AdvertisingData.SHORTENED_LOCAL_NAME
+            )
+            if name:
+                entry.name = str(name)
+            entry.services |= _services(advertisement)
+
+        device.on("advertisement", on_advertisement)
+        await device.start_scanning(filter_duplicates=False)
+        await asyncio.sleep(seconds)
+        await device.stop_scanning()
+    return sorted(seen.values(), key=lambda s: -(s.rssi or -999))
+
+
+def format_table(found: list[Seen]) -> str:
+    lines = [f"{'address':<18} {'rssi':>5}  {'name':<24} suggested type"]
+    for entry in found:
+        rssi = "" if entry.rssi is None else str(entry.rssi)
+        lines.append(f"{entry.address:<18} {rssi:>5}  {entry.name[:24]:<24} {', '.join(entry.suggested_types) or '-'}")
+    return "\n".join(lines)
