@@ -16,6 +16,7 @@ from batmond.protocols import codec_types
 
 DEFAULT_PATH = "/etc/batmon.toml"
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+MAX_BOARD_ADDRESS = 64  # Daly: the request's host byte is 0x3F + board and stays below 0x80
 ALIAS_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOPIC_RE = re.compile(r"^[^#+\s]+$")
 BUMBLE_SCHEMES = (
@@ -91,6 +92,7 @@ class DeviceConfig:
     current_calibration: float = 1.0
     invert_current: bool = False
     debug: bool = False
+    board_address: int = 1  # wired BMS on a shared bus (several Daly boards on one RS485 adapter)
 
     @property
     def is_serial(self) -> bool:
@@ -110,7 +112,8 @@ class DeviceConfig:
         if self.is_mac:
             return self.address.replace(":", "").lower()
         if self.is_serial and self.adapter:
-            return "serial_" + re.sub(r"[^A-Za-z0-9]+", "_", self.adapter).strip("_").lower()
+            board = f"_board{self.board_address}" if self.board_address != 1 else ""
+            return "serial_" + re.sub(r"[^A-Za-z0-9]+", "_", self.adapter).strip("_").lower() + board
         return "name_" + re.sub(r"[^A-Za-z0-9]+", "_", self.address).strip("_").lower()
 
 
@@ -355,6 +358,21 @@ def _check(config: Config, ctx: _Context) -> None:
             raise ctx.error(where, "address", f"{device.type!r} is a wired protocol: use address = 'serial'")
         if not ALIAS_RE.match(device.alias):
             raise ctx.error(where, "alias", "may only contain letters, digits, '_' and '-' (at most 64)")
+        if not 1 <= device.board_address <= MAX_BOARD_ADDRESS:
+            raise ctx.error(where, "board_address", f"must be between 1 and {MAX_BOARD_ADDRESS}")
+        if device.board_address != 1 and not device.is_serial:
+            raise ctx.error(where, "board_address", "applies to wired BMS only (address = 'serial')")
+        mates = [d for d in config.devices[:i] if device.is_serial and d.is_serial and d.adapter == device.adapter]
+        if mates and mates[0].type != device.type:
+            raise ctx.error(
+                where, "type", f"devices on adapter {device.adapter!r} must share one type (one protocol and "
+                f"baud rate per bus), not {mates[0].type!r} and {device.type!r}",
+            )  # fmt: skip
+        if same_board := [d for d in mates if d.board_address == device.board_address]:
+            raise ctx.error(
+                where, "board_address", f"board {device.board_address} on {device.adapter!r} is already "
+                f"device {same_board[0].alias!r}: give each board on the bus its own board_address",
+            )  # fmt: skip
         if device.stable_id in ids:
             raise ctx.error(where, "address", f"same device as device #{ids[device.stable_id] + 1}")
         if device.alias in aliases:
