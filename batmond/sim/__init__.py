@@ -12,11 +12,10 @@ import logging
 import zlib
 from dataclasses import dataclass
 
-from bumble.transport import open_transport
-
 from batmond.config import Config, DeviceConfig
 from batmond.sim.battery import Battery
 from batmond.sim.devices import SimulatedBms, simulator_types
+from batmond.sim.hci_server import HciServer
 from batmond.sim.link import SimController, new_link
 
 log = logging.getLogger("batmond.sim")
@@ -73,15 +72,17 @@ class Simulator:
         self.link = new_link()
         self.devices: dict[str, SimulatedBms] = {}
         self.adapter: SimController | None = None
-        self._transport = None
+        self._server: HciServer | None = None
 
     async def start(self, specs: list[SimSpec]) -> None:
         known = simulator_types()
         for spec in specs:
             if spec.type not in known:
                 raise SimulatorError(f"no simulator for BMS type {spec.type!r} (have: {', '.join(sorted(known))})")
-        self._transport = await open_transport(self.host_transport)
-        self.adapter = SimController("batmond-adapter", self._transport.source, self._transport.sink, self.link)
+        self._server = HciServer(self.host_transport)
+        self.adapter = SimController("batmond-adapter", None, self._server, self.link)
+        self._server.attach(self.adapter)
+        await self._server.start()
         for spec in specs:
             await self.add(spec)
         log.info("simulator: %d BMS on %s", len(self.devices), self.host_transport)
@@ -100,8 +101,15 @@ class Simulator:
         assert self.adapter is not None
         self.adapter.frozen = frozen
 
+    def unplug_adapter(self) -> None:
+        """Close the daemon's HCI connection, as pulling the USB dongle would."""
+        assert self._server is not None
+        self._server.drop_client()
+
     async def stop(self) -> None:
-        for bms in self.devices.values():
+        devices, self.devices = list(self.devices.values()), {}
+        for bms in devices:
             await bms.stop()
-        if self._transport is not None:
-            await self._transport.close()
+        if self._server is not None:
+            await self._server.close()
+            self._server = None

@@ -114,7 +114,7 @@ class BleAdapter:
             try:
                 await self._open_and_watch()
                 delay = REOPEN_BACKOFF[0]
-            except (*BUMBLE_ERRORS, TimeoutError, ValueError) as exc:
+            except (*BUMBLE_ERRORS, LinkError, TimeoutError, ValueError) as exc:
                 self.failures += 1
                 log.error("Bluetooth adapter %s failed: %s; reopening in %.1f s",
                           self.transport_spec, describe(exc), delay)  # fmt: skip
