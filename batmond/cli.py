@@ -51,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from batmond.sim import Simulator, server_transport, specs_from_config
+    from batmond.sim import Simulator, SimulatorError, server_transport, specs_from_config
 
     config = load(args.config)
     setup_logging(args.log_level or "info")
@@ -68,8 +68,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
         finally:
             await simulator.stop()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    except (SimulatorError, OSError) as exc:  # a transport it cannot serve, a port in use
+        print(f"batmond: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
