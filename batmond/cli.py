@@ -179,6 +179,10 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", help="state directory (default: a temporary one)")
     demo.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     demo.set_defaults(func=cmd_demo)
+
+    from batmond.metercmd import add_parser as add_meters_parser
+
+    add_meters_parser(sub)
     return top
 
 

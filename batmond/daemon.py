@@ -10,8 +10,10 @@ import time
 
 import sdnotify
 
+from batmond import meters
 from batmond.config import Config, DeviceConfig, check_bluetooth_support
 from batmond.hub import Hub
+from batmond.journal import GROUP_COMMIT_INTERVAL, Journal, JournalLocked, Record
 from batmond.poller import Poller
 from batmond.protocols import codec_for
 from batmond.protocols.base import UnsupportedSwitch
@@ -28,7 +30,9 @@ class StartupError(Exception):
 class Daemon:
     def __init__(self, config: Config, sinks: list[Sink] | None = None) -> None:
         self.config = config
-        self.hub = Hub(config.devices)
+        self.hub = Hub(config.devices, meters.max_gap_for(config.sampling.sample_period))
+        self.journal: Journal | None = None
+        self._journal_failing = False
         self.sinks: list[Sink] = sinks if sinks is not None else []
         self.pollers: dict[str, Poller] = {}
         self.adapter = None
@@ -46,10 +50,16 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.stopping.set)
-        self._start_devices()
+        self._open_journal()
+        try:
+            self._start_devices()
+        except BaseException:
+            await self._close_journal()
+            raise
         for sink in self.sinks:
             await sink.start()
         self._tasks.append(asyncio.create_task(self._publish_loop(), name="publisher"))
+        self._tasks.append(asyncio.create_task(self._commit_loop(), name="journal"))
         self._notifier.notify("READY=1")
         log.info("batmond running: %d BMS, sample every %g s, publish every %g s", len(self.config.devices),
                  self.config.sampling.sample_period, self.config.sampling.effective_publish_period)  # fmt: skip
@@ -66,6 +76,7 @@ class Daemon:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             for poller in self.pollers.values():
                 await poller._close()
+            await self._close_journal()
             for sink in self.sinks:
                 await sink.stop()
             log.info("batmond stopped")
@@ -107,6 +118,53 @@ class Daemon:
             return await self.adapter.connect(device.address, codec_type.ble, description)
 
         return connect
+
+    def _open_journal(self) -> None:
+        directory = self.config.state.dir
+        try:
+            self.journal = Journal.open(directory)
+        except JournalLocked as exc:
+            raise StartupError(str(exc)) from None
+        except OSError as exc:
+            raise StartupError(f"state directory {directory}: {exc.strerror or exc} (set [state] dir to a "
+                               "directory the batmond user can write)") from None  # fmt: skip
+        recovered, unreadable = meters.from_state(self.journal.state)
+        for key in unreadable:
+            log.error("journal: the meters of %s could not be read; they start from zero", key)
+        self.hub.restore_meters(recovered)
+
+    async def _commit_loop(self) -> None:
+        """Group commit: one journal write and fsync per interval for every BMS whose meters moved."""
+        while True:
+            await asyncio.sleep(GROUP_COMMIT_INTERVAL)
+            await self._commit(self.hub.meters.take_dirty())
+
+    async def _commit(self, batch: dict[str, tuple[str, meters.MeterValues]]) -> None:
+        if not batch or self.journal is None:
+            return
+        records = [
+            Record(meters.KIND, key, meters.record_data(alias, values)) for key, (alias, values) in batch.items()
+        ]
+        try:
+            await asyncio.to_thread(self.journal.commit, records)
+        except OSError as exc:
+            self.hub.meters.restore_dirty(batch)
+            if not self._journal_failing:
+                log.error("journal in %s cannot be written (%s); meters are not published until it can",
+                          self.config.state.dir, exc)  # fmt: skip
+            self._journal_failing = True
+            return
+        if self._journal_failing:
+            log.info("journal in %s is writable again", self.config.state.dir)
+            self._journal_failing = False
+        self.hub.meters.mark_durable(batch)  # from now on these values may be published
+
+    async def _close_journal(self) -> None:
+        if self.journal is None:
+            return
+        await self._commit(self.hub.meters.take_all())
+        self.journal.close()
+        self.journal = None
 
     async def _publish_loop(self) -> None:
         sampling = self.config.sampling

@@ -11,6 +11,7 @@ from batmond.daemon import Daemon
 from batmond.sim import Simulator, server_transport, specs_from_config
 from batmond.sinks.console import ConsoleTable
 
+# Fixed MACs: meters hang on a device's stable id, so `batmond demo --state-dir DIR` continues them across runs.
 DEMO_DEVICES = (
     ("C8:47:8C:E4:54:0D", "jk", "jk-garage"),
     ("C8:47:8C:E4:54:0E", "jk_24s", "jk-shed"),

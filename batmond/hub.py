@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from batmond.config import DeviceConfig
+from batmond.meters import MIN_MAX_GAP, MeterBook, MeterValues
 from batmond.protocols.base import FrameStats
 from batmond.sample import DeviceInfo, Sample, average
+
+log = logging.getLogger("batmond")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +23,7 @@ class Reading:
     sample: Sample
     info: DeviceInfo | None
     diagnostics: dict[str, int]
+    meters: MeterValues | None = None  # durable values only: what a crash cannot take back
 
 
 @dataclass(slots=True)
@@ -48,8 +54,19 @@ class DeviceState:
 
 
 class Hub:
-    def __init__(self, devices: tuple[DeviceConfig, ...]) -> None:
+    def __init__(
+        self,
+        devices: tuple[DeviceConfig, ...],
+        max_gap: float = MIN_MAX_GAP,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.states = {device.alias: DeviceState(device) for device in devices}
+        self.clock = clock  # monotonic: a wall-clock step must not reach the meters
+        self.meters = MeterBook({}, max_gap)
+
+    def restore_meters(self, recovered: Mapping[str, tuple[str, MeterValues]]) -> None:
+        """Continue from the journal's values; only done before the first sample."""
+        self.meters = MeterBook(recovered, self.meters.max_gap)
 
     def state(self, device: DeviceConfig) -> DeviceState:
         return self.states[device.alias]
@@ -62,7 +79,10 @@ class Hub:
         sample = sample.completed().calibrated(device.current_factor)
         state.pending.append(sample)
         state.latest = sample
-        state.last_sample_at = time.monotonic()
+        now = state.last_sample_at = self.clock()
+        gap = self.meters.update(device.stable_id, device.alias, now, sample.power, sample.current, sample.soc)
+        if gap is not None:
+            log.info("%s: no sample for %.0f s; the meters do not guess across that gap", device.alias, gap)
         state.stats = stats
         if info is not None:
             state.info = info
@@ -74,4 +94,5 @@ class Hub:
             return None
         sample = average(state.pending)
         state.pending.clear()
-        return Reading(device, sample, state.info, state.diagnostics())
+        durable = self.meters.durable.get(device.stable_id)
+        return Reading(device, sample, state.info, state.diagnostics(), durable.copy() if durable else None)

@@ -10,8 +10,8 @@ from batmond.config import DeviceConfig
 from batmond.hub import Reading
 from batmond.sinks import Sink
 
-COLUMNS = ("battery", "type", "V", "A", "W", "SoC %", "cell min", "cell max", "temps °C", "state")
-WIDTHS = (12, 7, 8, 8, 8, 6, 9, 9, 14, 12)
+COLUMNS = ("battery", "type", "V", "A", "W", "SoC %", "cell min", "cell max", "temps °C", "kWh in", "kWh out", "state")
+WIDTHS = (12, 7, 8, 8, 8, 6, 9, 9, 14, 8, 8, 12)
 
 
 def _row(cells) -> str:
@@ -50,6 +50,8 @@ class ConsoleTable(Sink):
             _fmt(stats.minimum if stats else None, 3),
             _fmt(stats.maximum if stats else None, 3),
             " ".join(f"{t:.1f}" for t in s.temperatures) or "-",
+            _fmt(reading.meters.energy_charge_kwh if reading.meters else None, 3),
+            _fmt(reading.meters.energy_discharge_kwh if reading.meters else None, 3),
             state,
         ]
         # Without a terminal to redraw in, print one table per publish round rather than per battery.

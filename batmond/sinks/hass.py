@@ -60,6 +60,21 @@ DIAGNOSTIC_ENTITIES = (
            category=DIAGNOSTIC, icon="mdi:connection"),
 )  # fmt: skip
 
+# The daemon's own meters (batmond/meters.py), published under "meters" once they are durable. Charged and
+# discharged energy are what the HA Energy dashboard takes as "energy going in/out of the battery".
+METER_ENTITIES = (
+    Entity("energy_charge", "Energy charged", "meters.energy_charge_kwh", device_class="energy", unit="kWh",
+           state_class="total_increasing", precision=3),
+    Entity("energy_discharge", "Energy discharged", "meters.energy_discharge_kwh", device_class="energy",
+           unit="kWh", state_class="total_increasing", precision=3),
+    Entity("energy_net", "Net energy", "meters.energy_net_kwh", device_class="energy", unit="kWh",
+           state_class="total", precision=3),
+    Entity("charge_net", "Net charge", "meters.charge_net_ah", unit="Ah", state_class="total", precision=2,
+           icon="mdi:battery-sync"),
+    Entity("meter_cycles", "Full cycles", "meters.cycles", state_class="total_increasing", precision=2,
+           icon="mdi:battery-sync-outline"),
+)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Topics:
@@ -95,6 +110,8 @@ def device_id(reading: Reading) -> str:
 def entities(reading: Reading, state: dict[str, Any]) -> list[Entity]:
     """The entities this reading can fill: a value the BMS does not report gets no entity."""
     found = [e for e in SCALAR_ENTITIES if e.key in state]
+    if "meters" in state:
+        found += METER_ENTITIES
     found += [
         Entity(f"cell_{i:02d}", f"Cell {i} voltage", f"cell_voltages[{i - 1}]", device_class="voltage",
                unit="V", precision=3, category=DIAGNOSTIC)

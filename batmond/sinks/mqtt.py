@@ -181,6 +181,8 @@ class MqttSink(Sink):
             return
         state = reading.sample.to_dict()
         state["diagnostics"] = reading.diagnostics
+        if reading.meters is not None:
+            state["meters"] = reading.meters.published()
         if self.config.discovery != "off":
             self._discover(reading, state)
         self.client.publish(self.topics.state(alias), json.dumps(state, separators=(",", ":")), qos=0)
