@@ -36,6 +36,7 @@ class Daemon:
         self.sinks: list[Sink] = sinks if sinks is not None else []
         self.pollers: dict[str, Poller] = {}
         self.adapter = None
+        self.serial = None  # the wired adapters (transports.serial.SerialBuses), when the config has any
         self.stopping = asyncio.Event()
         self._notifier = sdnotify.SystemdNotifier()
         self._last_publish: float | None = None
@@ -100,20 +101,34 @@ class Daemon:
             bt = self.config.bluetooth
             self.adapter = BleAdapter(bt.transport, bt.connect_timeout, bt.scan_timeout)
             self._tasks.append(asyncio.create_task(self.adapter.run(), name="bluetooth"))
+        if any(d.is_serial for d in self.config.devices):
+            from batmond.transports.serial import SerialBuses
+
+            self.serial = SerialBuses()
+            self._tasks.append(asyncio.create_task(self.serial.run(), name="serial"))
         turn = None if self.config.sampling.concurrent else asyncio.Lock()
         for device in self.config.devices:
             codec_type = codec_for(device.type)
+            device_turn = turn
+            if device.is_serial and self.serial is not None:
+                # RS485 is half duplex: the BMS of one bus take turns even when sampling is concurrent.
+                device_turn = turn or self.serial.bus(device.adapter, codec_type.serial).lock
             poller = Poller(device, codec_type, self._connector(device, codec_type), self.config.sampling,
-                            self.hub, turn)  # fmt: skip
+                            self.hub, device_turn)  # fmt: skip
             self.pollers[device.alias] = poller
             self._tasks.append(asyncio.create_task(poller.run(), name=f"bms-{device.alias}"))
 
     def _connector(self, device: DeviceConfig, codec_type):
         description = f"{device.alias} {device.type} {device.address}"
+        if device.is_serial:
+            board = f" board {device.board_address}" if device.board_address != 1 else ""
+            description = f"{device.alias} {device.type} {device.adapter}{board}"
 
         async def connect():
             if device.is_serial:
-                raise LinkError(f"{description}: serial BMS are not supported yet")
+                assert self.serial is not None and device.adapter and codec_type.serial is not None
+                bus = self.serial.bus(device.adapter, codec_type.serial)
+                return await bus.connect(description, codec_type.for_device(device))
             assert self.adapter is not None and codec_type.ble is not None
             return await self.adapter.connect(device.address, codec_type.ble, description)
 

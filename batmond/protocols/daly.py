@@ -246,6 +246,10 @@ class DalyUartCodec(DalyCodec):
     def for_device(cls, device: DeviceConfig) -> Codec:
         return cls(board=device.board_address)
 
+    def connect_requests(self) -> list[Request]:
+        # The first poll asks for 0x94 itself: on a shared bus every request must go out in the poller's turn.
+        return []
+
     def _from_me(self, address: int) -> bool:
         # On a shared bus another board's answer is not ours: skip it, counted as junk, never decoded.
         if address == self.board:
