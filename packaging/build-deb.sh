@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Build batmond's Debian packages into build/deb/ (make deb).
+#   packaging/build-deb.sh [ARCH ...]        default: amd64 arm64
+#   DEB_VERSION=0.1.0+1 packaging/build-deb.sh amd64    stamp another version (packaging/test-deb.sh upgrades)
+#   LINTIAN=0 ...                            skip lintian (it gates errors and warnings otherwise)
+# Each architecture gets the wheels pinned in packaging/vendor-requirements.txt for that platform
+# (pip --platform ... --only-binary=:all:), so arm64 builds on x86_64 in seconds without emulation or compiler.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+read -r -a ARCHES <<<"${*:-amd64 arm64}"
+OUT=build/deb
+VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' batmond/__init__.py)
+
+need=(dpkg-buildpackage:dpkg-dev dh:debhelper scdoc:scdoc fakeroot:fakeroot)
+[ "${LINTIAN:-1}" = 0 ] || need+=(lintian:lintian)
+[[ " ${ARCHES[*]} " != *" arm64 "* ]] || need+=(aarch64-linux-gnu-strip:binutils-aarch64-linux-gnu)
+python3 -m pip --version >/dev/null 2>&1 || need+=(pip-missing:python3-pip)
+missing=()
+for tool in "${need[@]}"; do command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  else
+    echo "build-deb: missing tools; run: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+changelog_version=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
+if [ "$changelog_version" != "$VERSION" ]; then
+  echo "build-deb: packaging/debian/changelog is at $changelog_version but batmond is $VERSION: add an entry" >&2
+  exit 1
+fi
+
+src="$OUT/src/batmond-$VERSION"
+rm -rf "$OUT/src" && mkdir -p "$src"
+tar -c --exclude=__pycache__ batmond pyproject.toml README.md packaging | tar -x -C "$src"
+cp -r packaging/debian "$src/debian"
+if [ -n "${DEB_VERSION:-}" ]; then
+  { printf 'batmond (%s) bookworm; urgency=medium\n\n  * Rebuild as %s.\n\n' "$DEB_VERSION" "$DEB_VERSION"
+    printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l packaging/debian/changelog -S Maintainer)" "$(date -R)"
+    cat packaging/debian/changelog; } >"$src/debian/changelog"
+fi
+
+# sdnotify is published as a source distribution only: make it a (pure Python) wheel once.
+mkdir -p "$OUT/wheels"
+if ! ls "$OUT"/wheels/sdnotify-*.whl >/dev/null 2>&1; then
+  python3 -m pip wheel -q --no-deps -w "$OUT/wheels" "$(grep '^sdnotify==' packaging/vendor-requirements.txt)" \
+    2>"$OUT/pip-wheel.log" || { cat "$OUT/pip-wheel.log" >&2; exit 1; }
+fi
+
+for arch in "${ARCHES[@]}"; do
+  case "$arch" in
+    amd64) machine=x86_64 ;;
+    arm64) machine=aarch64 ;;
+    *) echo "build-deb: unsupported architecture $arch" >&2; exit 1 ;;
+  esac
+  vendor="$src/debian/vendor/$arch"
+  # cp311 wheels: bookworm's python3 is 3.11 on every architecture (control pins python3 << 3.12).
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --no-deps --no-compile --target "$vendor" --find-links "$OUT/wheels" \
+    --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 --abi abi3 --abi none \
+    --platform "manylinux_2_28_$machine" --platform "manylinux_2_17_$machine" \
+    --platform "manylinux2014_$machine" --platform "manylinux_2_5_$machine" --platform "manylinux1_$machine" \
+    --platform any -r packaging/vendor-requirements.txt 2>"$OUT/pip-$arch.log" || {
+    cat "$OUT/pip-$arch.log" >&2
+    exit 1
+  }
+  # bumble's apps (console scripts and their web pages, which load scripts from CDNs) are not used by batmond.
+  rm -rf "$vendor/bin" "$vendor/bumble/apps"
+  find "$vendor" -name __pycache__ -prune -exec rm -rf {} +
+  # Modules are not run as scripts: blank their "#!" line (a comment keeps traceback line numbers).
+  find "$vendor" -name '*.py' -exec sed -i '1s/^#!.*/#/' {} +
+  build_arch=$(dpkg --print-architecture)
+  flags=(-b -us -uc "-a$arch")
+  # A cross build cannot satisfy Build-Depends for the target architecture from this machine's packages.
+  [ "$arch" = "$build_arch" ] || flags+=(-d)
+  (cd "$src" && dpkg-buildpackage "${flags[@]}" >"../build-$arch.log" 2>&1) || {
+    tail -40 "$OUT/src/build-$arch.log" >&2
+    exit 1
+  }
+done
+mv "$OUT"/src/*.deb "$OUT"/src/*.buildinfo "$OUT"/src/*.changes "$OUT/"
+if [ "${LINTIAN:-1}" != 0 ]; then
+  for deb in "$OUT"/batmond_*.deb; do
+    lintian --fail-on error,warning --suppress-tags-from-file /dev/null "$deb"
+  done
+fi
+ls -l "$OUT"/*.deb
