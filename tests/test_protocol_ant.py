@@ -10,6 +10,8 @@ from captures import ant as cap
 from batmond.protocols import ant
 from batmond.protocols.ant import AntCodec
 from batmond.protocols.base import UnsupportedSwitch
+from batmond.sim.battery import Battery
+from batmond.sim.devices.ant import SimulatedAnt
 
 STATUS = [
     ("esphome_16s", cap.STATUS_16S, cap.STATUS_16S_EXPECTED),
@@ -142,3 +144,14 @@ def test_sample_is_consumed_once():
     codec.feed(cap.STATUS_16S)
     assert codec.sample() is not None
     assert codec.sample() is None
+
+
+@pytest.mark.parametrize(("switch", "on"), [("charge", False), ("discharge", False), ("balance", False)])
+def test_switch_round_trip_with_the_simulator(switch, on):
+    bms = SimulatedAnt("ant1", "C8:47:8C:A1:00:01", Battery())
+    codec = AntCodec()
+    kinds = [kind for request in codec.switch_requests(switch, on) for frame in bms.answer(request.data)
+             for kind in codec.feed(frame)]  # fmt: skip
+    assert kinds == ["ack", "status"]
+    assert getattr(bms.battery, f"{switch}_enabled") is on
+    assert codec.sample().switches[switch] is on
