@@ -52,26 +52,37 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sim(args: argparse.Namespace) -> int:
     from batmond.sim import Simulator, SimulatorError, server_transport, specs_from_config
+    from batmond.sim.serial import ports_from_config
 
     config = load(args.config)
     setup_logging(args.log_level or "info")
 
     async def main() -> None:
-        simulator = Simulator(server_transport(config.bluetooth.transport))
-        await simulator.start(specs_from_config(config))
-        print(f"simulating {len(simulator.devices)} BMS on {simulator.host_transport}; Ctrl-C stops", flush=True)
+        specs, ports = specs_from_config(config), ports_from_config(config)
+        simulator = None
+        if specs or not ports:
+            simulator = Simulator(server_transport(config.bluetooth.transport))
+            await simulator.start(specs)
+            print(f"simulating {len(simulator.devices)} BMS on {simulator.host_transport}; Ctrl-C stops", flush=True)
+        for port in ports:  # wired BMS: a pseudo-terminal behind a symlink at the configured adapter path
+            port.plug()
+            names = ", ".join(device.name for device in port.devices)
+            print(f"simulating {names} on {port.path} (wired); Ctrl-C stops", flush=True)
         try:
             if args.duration is None:
                 await asyncio.Event().wait()
             else:
                 await asyncio.sleep(args.duration)
         finally:
-            await simulator.stop()
+            for port in ports:
+                port.unplug()
+            if simulator is not None:
+                await simulator.stop()
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(main())
-    except (SimulatorError, OSError) as exc:  # a transport it cannot serve, a port in use
+    except (SimulatorError, OSError, KeyError) as exc:  # a transport it cannot serve, a port in use, a type
         print(f"batmond: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -146,7 +157,8 @@ def parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="simulate the BMS of a config file",
                          description="Run simulated BMS for every [[device]] of a config whose [bluetooth] "
-                         "transport is tcp-client:127.0.0.1:PORT (or unix:PATH); then run the daemon on the "
+                         "transport is tcp-client:127.0.0.1:PORT (or unix:PATH); wired ones appear as "
+                         "pseudo-terminals at their adapter paths (symlinks). Then run the daemon on the "
                          "same config in another terminal.")  # fmt: skip
     sim.add_argument("--config", required=True)
     sim.add_argument("--duration", type=float, help="stop after this many seconds")

@@ -4,7 +4,10 @@ removing the pty and its symlink, and replugging is a new pty (another /dev/pts 
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +159,28 @@ async def test_missing_adapter_is_waited_for_and_does_not_stop_bluetooth(simulat
     jk.plug()
     await wait_until(lambda: state_of(watcher, "jk-late"), 30, "the wired BMS once its adapter appeared")
     assert daemon.log.count("waiting for adapter") == 1
+
+
+def start_sim(config: Path, log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "batmond", "sim", "--config", str(config)], stdout=out, stderr=out
+        )
+
+
+async def test_sim_command_serves_the_wired_devices_of_a_config(broker, watcher, daemon, paths, tmp_path):
+    """`batmond sim --config` and `batmond run` on the same file, as the README tells users to try it."""
+    adapter = str(tmp_path / "serial" / "by-id" / "usb-sim-cli-if00-port0")
+    wired_config(
+        paths["config"], broker.port, [(adapter, "daly_uart", "daly-a", 1), (adapter, "daly_uart", "daly-b", 2)]
+    )
+    sim = start_sim(paths["config"], tmp_path / "sim.log")
+    try:
+        await wait_until(lambda: os.path.islink(adapter), 15, "the simulated adapter")
+        daemon.start()
+        for alias in ("daly-a", "daly-b"):
+            await wait_until(lambda a=alias: state_of(watcher, a), 30, f"{alias} state")
+    finally:
+        sim.send_signal(signal.SIGINT)  # Ctrl-C
+        sim.wait(10)
+    assert not os.path.lexists(adapter)  # the simulator takes its symlink away when it stops
