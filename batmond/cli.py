@@ -41,7 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.mqtt.enabled:
         from batmond.sinks.mqtt import MqttSink
 
-        daemon.add_sink(MqttSink(config.mqtt, config.sampling))
+        daemon.add_sink(MqttSink(config.mqtt, config.sampling, on_command=daemon.command))
     try:
         asyncio.run(daemon.run(args.duration))
     except StartupError as exc:

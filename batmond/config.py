@@ -92,6 +92,7 @@ class DeviceConfig:
     current_calibration: float = 1.0
     invert_current: bool = False
     debug: bool = False
+    read_only: bool = False  # refuse every switch command for this BMS
     board_address: int = 1  # wired BMS on a shared bus (several Daly boards on one RS485 adapter)
 
     @property

@@ -41,6 +41,7 @@ class Daemon:
         self._notifier = sdnotify.SystemdNotifier()
         self._last_publish: float | None = None
         self._tasks: list[asyncio.Task] = []
+        self._commands: set[asyncio.Task] = set()
 
     def add_sink(self, sink: Sink) -> None:
         self.sinks.append(sink)
@@ -116,6 +117,7 @@ class Daemon:
             poller = Poller(device, codec_type, self._connector(device, codec_type), self.config.sampling,
                             self.hub, device_turn)  # fmt: skip
             self.pollers[device.alias] = poller
+            self.hub.state(device).writable = frozenset() if device.read_only else codec_type.writable_switches
             self._tasks.append(asyncio.create_task(poller.run(), name=f"bms-{device.alias}"))
 
     def _connector(self, device: DeviceConfig, codec_type):
@@ -210,15 +212,28 @@ class Daemon:
         last = "never" if self._last_publish is None else f"{now - self._last_publish:.1f} s ago"
         self._notifier.notify(f"STATUS={count}/{len(online)} BMS online, last publish {last}\nWATCHDOG=1")
 
+    def command(self, alias: str, switch: str, payload: str) -> None:
+        """Called by a sink (on the event loop) for a switch command; runs it without blocking the sink."""
+        task = asyncio.create_task(self.switch(alias, switch, payload), name=f"switch-{alias}-{switch}")
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
+
     async def switch(self, alias: str, switch: str, payload: str) -> None:
         """An MQTT switch command: validate, write, read back; the next publish carries the real state."""
         poller = self.pollers.get(alias)
         if poller is None:
-            log.warning("ignored switch command for unknown device %r", alias)
+            log.warning("ignored switch command for unknown device %r", alias[:64])
             return
         value = payload.strip().upper()
         if value not in ("ON", "OFF"):
             log.warning("%s: ignored switch command %s=%r (payload must be ON or OFF)", alias, switch, payload[:20])
+            return
+        if poller.device.read_only:
+            log.warning("%s: ignored switch command %s=%s: the device is read_only", alias, switch, value)
+            return
+        if switch not in self.hub.state(poller.device).writable:
+            log.warning("%s: ignored switch command for %r: not a switch batmond can write on this BMS", alias,
+                        switch[:32])  # fmt: skip
             return
         try:
             await poller.switch(switch, value == "ON")

@@ -56,7 +56,7 @@ async def run_demo(broker: str | None, duration: float | None, state_dir: str | 
         if broker:
             from batmond.sinks.mqtt import MqttSink
 
-            daemon.add_sink(MqttSink(config.mqtt, config.sampling))
+            daemon.add_sink(MqttSink(config.mqtt, config.sampling, on_command=daemon.command))
             print(f"publishing to MQTT broker {broker} under {config.mqtt.base_topic}/", flush=True)
         try:
             await daemon.run(duration)

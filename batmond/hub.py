@@ -24,6 +24,7 @@ class Reading:
     info: DeviceInfo | None
     diagnostics: dict[str, int]
     meters: MeterValues | None = None  # durable values only: what a crash cannot take back
+    writable: frozenset[str] = frozenset()  # switches the daemon accepts commands for
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class DeviceState:
     connected: bool = False
     reconnects: int = 0
     last_error: str = ""
+    writable: frozenset[str] = frozenset()
 
     def fresh(self, max_age: float, now: float | None = None) -> bool:
         if self.last_sample_at is None:
@@ -95,4 +97,5 @@ class Hub:
         sample = average(state.pending)
         state.pending.clear()
         durable = self.meters.durable.get(device.stable_id)
-        return Reading(device, sample, state.info, state.diagnostics(), durable.copy() if durable else None)
+        meters = durable.copy() if durable else None
+        return Reading(device, sample, state.info, state.diagnostics(), meters, state.writable)

@@ -29,6 +29,7 @@ class Entity:
     category: str | None = None
     precision: int | None = None
     icon: str | None = None
+    command_topic: str | None = None
 
 
 SCALAR_ENTITIES = (
@@ -93,6 +94,9 @@ class Topics:
     def state(self, alias: str) -> str:
         return f"{self.base}/{alias}/state"
 
+    def command(self, alias: str, switch: str) -> str:
+        return f"{self.base}/{alias}/switch/{switch}/set"
+
     def availability(self, alias: str) -> str:
         return f"{self.base}/{alias}/availability"
 
@@ -107,7 +111,7 @@ def device_id(reading: Reading) -> str:
     return f"batmond_{reading.device.stable_id}"
 
 
-def entities(reading: Reading, state: dict[str, Any]) -> list[Entity]:
+def entities(reading: Reading, state: dict[str, Any], topics: Topics) -> list[Entity]:
     """The entities this reading can fill: a value the BMS does not report gets no entity."""
     found = [e for e in SCALAR_ENTITIES if e.key in state]
     if "meters" in state:
@@ -122,11 +126,15 @@ def entities(reading: Reading, state: dict[str, Any]) -> list[Entity]:
                unit="°C", precision=1)
         for i in range(1, len(state.get("temperatures", ())) + 1)
     ]  # fmt: skip
-    found += [
-        Entity(f"{name}_switch", f"{name.replace('_', ' ').capitalize()} switch", f"switches.{name}",
-               platform="binary_sensor", state_class=None, device_class="power")
-        for name in state.get("switches", {})
-    ]  # fmt: skip
+    for name in state.get("switches", {}):
+        label = f"{name.replace('_', ' ').capitalize()} switch"
+        if name in reading.writable:
+            command = topics.command(reading.device.alias, name)
+            found.append(Entity(f"{name}_switch", label, f"switches.{name}", platform="switch", state_class=None,
+                                device_class="switch", category="config", command_topic=command))  # fmt: skip
+        else:
+            found.append(Entity(f"{name}_switch", label, f"switches.{name}", platform="binary_sensor",
+                                state_class=None, device_class="power"))  # fmt: skip
     found += DIAGNOSTIC_ENTITIES
     return found
 
@@ -144,6 +152,9 @@ def component(entity: Entity, reading: Reading, expire_after: float) -> dict[str
     }
     if entity.platform == "binary_sensor":
         config.update(pl_on="ON", pl_off="OFF")
+    elif entity.platform == "switch":
+        # Not optimistic: HA shows the state the BMS reports back, not the one it asked for.
+        config.update(cmd_t=entity.command_topic, pl_on="ON", pl_off="OFF", stat_on="ON", stat_off="OFF")
     else:
         config["exp_aft"] = round(expire_after)
     for key, value in (
@@ -193,7 +204,7 @@ def device_discovery(
     reading: Reading, state: dict[str, Any], topics: Topics, expire_after: float, removed: dict[str, str]
 ) -> tuple[str, dict[str, Any], dict[str, str]]:
     """The single device-discovery message; returns (topic, payload, {component key: platform})."""
-    components = {e.key: component(e, reading, expire_after) for e in entities(reading, state)}
+    components = {e.key: component(e, reading, expire_after) for e in entities(reading, state, topics)}
     platforms = {key: c["p"] for key, c in components.items()}
     payload = shared_block(reading, topics) | {"cmps": components}
     for key, platform in removed.items():  # HA removes a component that is reduced to its platform
@@ -207,7 +218,7 @@ def entity_discovery(
     """One retained config per entity, each with the device and availability blocks."""
     shared = shared_block(reading, topics)
     out = []
-    for entity in entities(reading, state):
+    for entity in entities(reading, state, topics):
         config = component(entity, reading, expire_after)
         platform = config.pop("p")
         out.append((topics.entity_config(platform, config["uniq_id"]), shared | config))
