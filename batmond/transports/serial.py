@@ -193,6 +193,7 @@ class SerialBus:
         self._opening = asyncio.Lock()
         self._last_activity = 0.0
         self._waiting_logged = False
+        self._announce = True
 
     async def connect(self, description: str, probe: Codec) -> SerialLink:
         """A link on this bus; waits (without limit) while the adapter is unplugged."""
@@ -212,11 +213,18 @@ class SerialBus:
 
     def _open(self) -> None:
         port = open_port(self.path, self.profile)
+        try:
+            asyncio.get_running_loop().add_reader(port.fileno(), self._on_readable)
+        except NotImplementedError:  # an event loop without file readers (Windows)
+            port.close()
+            raise SerialPortError(f"cannot watch {self.path} on this system: wired BMS need Linux") from None
         self.port = port
         self.device_path = os.path.realpath(self.path)
         self._waiting_logged = False
-        asyncio.get_running_loop().add_reader(port.fileno(), self._on_readable)
-        log.info("opened %s (%s, %s)", self.path, self.device_path, line_settings(self.profile))
+        # Said once per arrival, not on every reopen (keep_alive = false closes the port after each sample).
+        level = logging.INFO if self._announce else logging.DEBUG
+        log.log(level, "opened %s (%s, %s)", self.path, self.device_path, line_settings(self.profile))
+        self._announce = False
 
     def _on_readable(self) -> None:
         port = self.port
@@ -257,6 +265,7 @@ class SerialBus:
         if self.port is None:
             return
         log.warning("%s; waiting for it to come back", reason)
+        self._announce = True
         self.close()
         for link in list(self.links):
             link.mark_closed(reason)
