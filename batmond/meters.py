@@ -53,10 +53,18 @@ class MeterValues:
 
     def published(self) -> dict[str, float]:
         """Rounded down to 6 decimals, so a published value never exceeds the durable one it came from."""
-        return {name: math.floor(value * 1e6) / 1e6 for name, value in self.to_dict().items()}
+        return {name: _round_down(value) for name, value in self.to_dict().items()}
 
     def copy(self) -> MeterValues:
         return replace(self)
+
+
+def _round_down(value: float, digits: int = 6) -> float:
+    scale = 10**digits
+    steps = math.floor(value * scale)
+    rounded = steps / scale
+    # value * scale may itself round up to a whole number (0.034999999999999996 -> 35000.0): step below it.
+    return rounded if rounded <= value else (steps - 1) / scale
 
 
 @dataclass(slots=True)

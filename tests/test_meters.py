@@ -192,7 +192,7 @@ def test_only_durable_values_reach_a_reading():
 
 
 def test_published_values_never_exceed_the_durable_ones():
-    values = MeterValues(0.1234567891, 2.9999999999, -1.0000004, 0.29, 1 / 3)
+    values = MeterValues(0.1234567891, 2.9999999999, -1.0000004, 0.29, 0.034999999999999996)
     published = values.published()
     for name, value in published.items():
         assert value <= getattr(values, name)
