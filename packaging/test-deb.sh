@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# End-to-end test of the Debian package (make deb-test; needs root for debootstrap and chroot):
+#   build the amd64 package (lintian-gated), put it in a signed apt repository, `apt install batmond` into a
+#   clean Debian chroot, check it, upgrade to a rebuilt newer version with a user-changed config, purge.
+# The units are checked with systemd-analyze (verify, and security with an exposure gate).
+# A minimal bookworm chroot is cached in $BATMOND_TEST_CACHE (default ~/.cache/batmond-deb-test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "deb-test: needs root (debootstrap, chroot)" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+START=$SECONDS
+WORK=build/deb-test
+CACHE=${BATMOND_TEST_CACHE:-$HOME/.cache/batmond-deb-test}
+ROOT=$PWD/$WORK/root
+EXPOSURE_MAX=20 # tenths: systemd-analyze security must rate batmond.service 2.0 or better
+VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' batmond/__init__.py)
+NEXT="$VERSION+test1"
+
+step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - START)); }
+fail() { echo "deb-test: FAILED: $*" >&2; exit 1; }
+in_root() { chroot "$ROOT" "$@"; }
+
+cleanup() {
+  for mount in "$ROOT/proc" "$ROOT/dev/pts" "$ROOT/dev"; do
+    if mountpoint -q "$mount"; then umount -l "$mount"; fi
+  done
+}
+trap cleanup EXIT
+
+command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
+
+step "units: systemd-analyze verify and security"
+units=$WORK/units
+rm -rf "$units" && mkdir -p "$units/usr/bin" "$units/usr/libexec/batmond" "$units/lib/systemd/system"
+# The host's units too (targets, sockets) for the dependencies systemd adds by default.
+cp -a /lib/systemd/system/. "$units/lib/systemd/system/"
+cp packaging/systemd/* "$units/lib/systemd/system/"
+# verify wants the executables to exist; the real ones come with the package.
+cp packaging/bin/batmond "$units/usr/bin/" && cp packaging/libexec/bt-reset "$units/usr/libexec/batmond/"
+(cd "$units" && for unit in lib/systemd/system/batmond*; do
+  out=$(systemd-analyze verify --man=no --root=. "$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
+  [ -z "$out" ] || fail "systemd-analyze verify $unit is not clean: $out"
+done)
+systemd-analyze security --offline=yes --threshold=$EXPOSURE_MAX packaging/systemd/batmond.service \
+  | tail -1 || fail "batmond.service exposure is above $((EXPOSURE_MAX / 10)).$((EXPOSURE_MAX % 10))"
+
+step "build $VERSION and $NEXT (amd64)"
+# Both from one snapshot of the tree, so that only the version differs between them.
+rm -rf "$WORK/tree" "$WORK/debs" && mkdir -p "$WORK/tree" "$WORK/debs"
+tar -c --exclude=__pycache__ batmond pyproject.toml README.md packaging | tar -x -C "$WORK/tree"
+(cd "$WORK/tree" && packaging/build-deb.sh amd64 && DEB_VERSION=$NEXT LINTIAN=0 packaging/build-deb.sh amd64 >/dev/null)
+cp "$WORK/tree/build/deb/batmond_${VERSION}_amd64.deb" "$WORK/tree/build/deb/batmond_${NEXT}_amd64.deb" "$WORK/debs/"
+
+step "clean bookworm chroot"
+mirror=$(awk '/^URIs:/ { uri = $2 } /^Suites:/ && / bookworm( |$)/ { print uri; exit }' \
+  /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' \
+  /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+tarball="$CACHE/bookworm-minbase.tar"
+if [ ! -s "$tarball" ]; then
+  mkdir -p "$CACHE"
+  rm -rf "$WORK/bootstrap"
+  debootstrap --variant=minbase bookworm "$WORK/bootstrap" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
+    || { tail -20 "$WORK/debootstrap.log"; fail "debootstrap from $mirror"; }
+  rm -rf "$WORK/bootstrap/var/cache/apt/archives/"*.deb
+  tar -C "$WORK/bootstrap" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+  rm -rf "$WORK/bootstrap"
+fi
+rm -rf "$ROOT" && mkdir -p "$ROOT"
+tar -C "$ROOT" -xf "$tarball"
+mount -t proc proc "$ROOT/proc"
+mount --bind /dev "$ROOT/dev"
+mount --bind /dev/pts "$ROOT/dev/pts"
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+printf 'deb %s bookworm main\n' "$mirror" >"$ROOT/etc/apt/sources.list"
+
+repo() { # the packages given, as the signed repository the chroot uses
+  packaging/apt-repo.sh "$WORK/repo" "$@" >/dev/null 2>&1 || fail "apt-repo.sh"
+  rm -rf "$ROOT/srv/batmond-repo" && cp -r "$WORK/repo" "$ROOT/srv/batmond-repo"
+  cp "$WORK/repo/batmond-archive-keyring.gpg" "$ROOT/usr/share/keyrings/"
+}
+
+step "apt install batmond from the signed repository"
+repo "$WORK/debs/batmond_${VERSION}_amd64.deb"
+echo "deb [signed-by=/usr/share/keyrings/batmond-archive-keyring.gpg] file:/srv/batmond-repo bookworm main" \
+  >"$ROOT/etc/apt/sources.list.d/batmond.list"
+in_root apt-get update -qq || fail "apt-get update (is the repository signature accepted?)"
+in_root apt-get install -y -qq --no-install-recommends batmond >"$WORK/install.log" 2>&1 \
+  || { tail -30 "$WORK/install.log"; fail "apt install batmond"; }
+version=$(in_root batmond --version) && echo "$version"
+[ "$version" = "batmond $VERSION" ] || fail "batmond --version"
+in_root batmond check-config /etc/batmon.toml || fail "check-config of the shipped /etc/batmon.toml"
+
+step "installed files, user, permissions"
+[ "$(in_root stat -c '%a %U %G' /etc/batmon.toml)" = "640 root batmond" ] || fail "/etc/batmon.toml mode/owner"
+[ "$(in_root stat -c '%a %U %G' /var/lib/batmond)" = "750 batmond batmond" ] || fail "/var/lib/batmond"
+in_root id -nG batmond | grep -qw dialout || fail "batmond is not in dialout"
+in_root grep -qx /etc/batmon.toml /var/lib/dpkg/info/batmond.conffiles || fail "/etc/batmon.toml not a conffile"
+[ -L "$ROOT/etc/systemd/system/multi-user.target.wants/batmond.service" ] || fail "batmond.service not enabled"
+for page in man8/batmond.8.gz man5/batmon.toml.5.gz; do
+  [ -s "$ROOT/usr/share/man/$page" ] || fail "no $page"
+done
+for rules in "$WORK"/tree/packaging/udev/*.rules; do
+  [ ! -e "$rules" ] || cmp "$rules" "$ROOT/lib/udev/rules.d/$(basename "$rules")" || fail "udev rules $rules"
+done
+# What the service does at start, as the service's user: read the config and run the real daemon code.
+in_root setpriv --reuid=batmond --regid=batmond --init-groups batmond check-config /etc/batmon.toml \
+  || fail "the batmond user cannot read /etc/batmon.toml"
+in_root setpriv --reuid=batmond --regid=batmond --init-groups env HOME=/var/lib/batmond \
+  batmond demo --duration 4 --state-dir /tmp/batmond-demo >"$WORK/demo.log" 2>&1 \
+  || { tail -20 "$WORK/demo.log"; fail "batmond demo with the bundled dependencies"; }
+grep -qw online "$WORK/demo.log" || { tail -20 "$WORK/demo.log"; fail "the demo read no battery"; }
+rm -rf "$ROOT/tmp/batmond-demo"
+# bumble's usb: transport loads Debian's libusb-1.0-0 (the wheel's bundled copy is left out).
+in_root python3 -I -c 'import sys; sys.path.insert(0, "/usr/lib/batmond"); import usb1; print(usb1.getVersion())' \
+  || fail "libusb from Debian"
+systemd-analyze security --offline=yes --root="$ROOT" --threshold=$EXPOSURE_MAX batmond.service | tail -1 \
+  || fail "installed batmond.service exposure"
+
+step "upgrade to $NEXT with a user-changed config and meters"
+sed -i 's/^host = "localhost"/host = "broker.example"/' "$ROOT/etc/batmon.toml"
+echo '{"battery1": {"charged_wh": 1234}}' >"$ROOT/var/lib/batmond/meters.json"
+changed=$(sha256sum <"$ROOT/etc/batmon.toml")
+repo "$WORK/debs/batmond_${VERSION}_amd64.deb" "$WORK/debs/batmond_${NEXT}_amd64.deb"
+in_root apt-get update -qq
+in_root apt-get install -y -qq batmond >"$WORK/upgrade.log" 2>&1 || { tail -30 "$WORK/upgrade.log"; fail "upgrade"; }
+in_root batmond --version | grep -qx "batmond $VERSION" || fail "batmond --version after the upgrade"
+in_root dpkg-query -W -f '${Version}\n' batmond | grep -qx "$NEXT" || fail "not upgraded to $NEXT"
+[ "$(sha256sum <"$ROOT/etc/batmon.toml")" = "$changed" ] || fail "the upgrade changed /etc/batmon.toml"
+[ "$(in_root stat -c '%a %U %G' /etc/batmon.toml)" = "640 root batmond" ] || fail "config mode after upgrade"
+grep -q 1234 "$ROOT/var/lib/batmond/meters.json" || fail "the upgrade lost the meters"
+in_root batmond check-config /etc/batmon.toml || fail "check-config after the upgrade"
+
+step "purge"
+in_root apt-get purge -y -qq batmond >"$WORK/purge.log" 2>&1 || { tail -30 "$WORK/purge.log"; fail "purge"; }
+left=$(cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./dev -o -path ./srv/batmond-repo \
+  -o -path ./var/lib/apt/lists -o -path ./var/cache/apt \) -prune -o -name '*batmon*' -print \
+  | grep -v -e '^./etc/apt/sources.list.d/batmond.list$' -e '^./usr/share/keyrings/batmond-archive-keyring.gpg$' \
+  || true)
+[ -z "$left" ] || fail "purge left: $left"
+! in_root dpkg-statoverride --list /etc/batmon.toml >/dev/null || fail "statoverride left after purge"
+
+step "done"
+echo "deb-test: 1 passed, 0 failed ($((SECONDS - START)) s)"
