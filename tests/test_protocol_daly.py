@@ -185,3 +185,20 @@ def test_cell_frames_need_the_cell_count_first():
     codec = DalyUartCodec()
     assert feed_all(codec, *cap.FORUM_CELLS) == []  # without 0x94 the number of frames is unknown
     assert codec.poll_requests()[-1].expect == "status"
+
+
+@pytest.mark.parametrize(
+    ("data_id", "data"),
+    [
+        (daly.SOC, bytes.fromhex("ffff0000753001f4")),  # 6553.5 V
+        (daly.SOC, bytes.fromhex("02100000ffff01f4")),  # +3553 A
+        (daly.MOSFETS, bytes.fromhex("00010100ffffffff")),  # 4 million Ah
+        (daly.CELL_VOLTAGES, bytes.fromhex("01ffff0ec00ec200")),  # a 65 V cell
+        (daly.TEMPERATURES, bytes.fromhex("01ff000000000000")),  # 215 °C
+    ],
+)
+def test_impossible_values_are_counted_not_decoded(data_id, data):
+    codec = DalyUartCodec()
+    codec.feed(cap.FORUM_STATUS)
+    assert codec.feed(daly.frame(0x01, data_id, data)) == []
+    assert codec.stats.bad_checksum == 1

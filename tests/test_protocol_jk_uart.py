@@ -113,3 +113,19 @@ def test_truncated_tag_never_raises():
 def test_absurd_length_resyncs():
     codec = JkUartCodec()
     assert codec.feed(b"NW\xff\xff" + cap.ESPHOME_14S) == ["status"]
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        bytes([0x83, 0x15, 0xCA, 0x79, 0x03, 0x01, 0xFF, 0xFF]),  # a 65 V cell
+        bytes([0x83, 0x15, 0xCA, 0x81, 0xFF, 0x00]),  # -65180 °C
+        bytes([0x83, 0x15, 0xCA, 0x85, 0xC8]),  # SoC 200 %
+        bytes([0x83, 0x15, 0xCA, 0xAA, 0xFF, 0xFF, 0xFF, 0xFF]),  # 4 billion Ah
+    ],
+)
+def test_impossible_values_refuse_the_whole_answer(tags):
+    codec = JkUartCodec()
+    assert codec.feed(jk_uart.build_frame(tags, frame_type=jk_uart.TYPE_REPLY)) == []
+    assert codec.stats.bad_checksum == 1
+    assert codec.sample() is None

@@ -50,6 +50,8 @@ KINDS = {
 }  # fmt: skip
 SWITCH_COMMANDS = {"charge": SET_CHARGE, "discharge": SET_DISCHARGE}
 CELLS_PER_FRAME, TEMPERATURES_PER_FRAME = 3, 7
+# Beyond these a frame with a valid checksum is still garbage (a mis-wired bus, another device): never decoded.
+MAX_DECIVOLTS, MAX_DECIAMPS, MAX_MAH, MAX_CELL_MV, MAX_RAW_TEMPERATURE = 10_000, 20_000, 99_999_999, 5_000, 190
 STATUS_EVERY = 30  # polls between re-reads of 0x94 (cycle count moves slowly; Bluetooth Daly answers slowly)
 
 
@@ -154,11 +156,13 @@ class DalyCodec(Codec):
         """Take one frame's 8 data bytes; the kind it completed, "" for a partial answer, None if implausible."""
         if data_id == SOC:
             voltage, _, current, soc = struct.unpack(">HHHH", data)
-            if soc > 1000:
+            if soc > 1000 or voltage > MAX_DECIVOLTS or abs(current - CURRENT_OFFSET) > MAX_DECIAMPS:
                 return None
             self._soc = (voltage / 10, (current - CURRENT_OFFSET) / 10, soc / 10)
         elif data_id == MOSFETS:
             _, charge, discharge, _, remaining = struct.unpack(">BBBBI", data)
+            if remaining > MAX_MAH:
+                return None
             self._mosfets = (remaining / 1000, {"charge": bool(charge), "discharge": bool(discharge)})
         elif data_id == STATUS:
             cells, sensors = data[0], data[1]
@@ -167,12 +171,16 @@ class DalyCodec(Codec):
             self._cells.count, self._temperatures.count = cells, sensors
             self._cycles = u16be(data, 5)
         elif data_id == CELL_VOLTAGES:
+            if any(mv > MAX_CELL_MV for mv in struct.unpack(">3H", data[1:7])):
+                return None
             if not self._cells.add(data[0], data[1:7]):
                 return ""
             raw = b"".join(self._cells.frames[n] for n in sorted(self._cells.frames))
             values = struct.unpack(f">{len(raw) // 2}H", raw)[: self._cells.count]
             self._cell_values = tuple(mv / 1000 for mv in values)
         elif data_id == TEMPERATURES:
+            if max(data[1:8]) > MAX_RAW_TEMPERATURE:
+                return None
             if not self._temperatures.add(data[0], data[1:8]):
                 return ""
             raw = b"".join(self._temperatures.frames[n] for n in sorted(self._temperatures.frames))

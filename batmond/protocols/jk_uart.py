@@ -31,6 +31,8 @@ TAG_WIDTHS = {
 }  # fmt: skip
 SIGN_MAGNITUDE_CURRENT = 0x01  # protocol version (tag 0xC0) whose current is bit 15 = charging + 10 mA magnitude
 MODE_BITS = {"charge": 0, "discharge": 1, "balance": 2}  # tag 0x8C
+# Beyond these a well-framed answer is still garbage: the whole answer is refused, not partly believed.
+MAX_CELL_MV, MAX_CAPACITY_AH, MAX_RAW_TEMPERATURE = 5_000, 99_999, 160  # 160 = -60 °C
 
 
 def checksum(data: bytes) -> int:
@@ -114,20 +116,29 @@ def decode_sample(tags: dict[int, bytes]) -> Sample | None:
         return None if value is None else int.from_bytes(value, "big")
 
     cells_raw = tags.get(CELLS_TAG, b"")
-    cells = tuple(u16be(cells_raw, i + 1) / 1000 for i in range(0, len(cells_raw) - 2, 3))
+    millivolts = [u16be(cells_raw, i + 1) for i in range(0, len(cells_raw) - 2, 3)]
+    raw_temperatures = [raw for tag in (0x80, 0x81, 0x82) if (raw := word(tag)) is not None]
+    capacity_raw = word(0xAA)
+    if any(mv > MAX_CELL_MV for mv in millivolts) or any(t > MAX_RAW_TEMPERATURE for t in raw_temperatures):
+        return None
+    if capacity_raw is not None and capacity_raw > MAX_CAPACITY_AH:
+        return None
+    cells = tuple(mv / 1000 for mv in millivolts)
     voltage = u16be(tags[0x83], 0) / 100
     raw_current = word(0x84)
     protocol = word(0xC0)
     amps = (
         None if raw_current is None else current(raw_current, SIGN_MAGNITUDE_CURRENT if protocol is None else protocol)
     )
-    mosfet, capacity, soc, cycles, modes = word(0x80), word(0xAA), word(0x85), word(0x87), word(0x8C)
+    mosfet, soc, cycles, modes = word(0x80), word(0x85), word(0x87), word(0x8C)
+    if soc is not None and soc > 100:
+        return None
     return Sample(
         voltage=voltage,
         current=amps,
         power=None if amps is None else voltage * amps,
         soc=None if soc is None else float(soc),
-        capacity=None if capacity is None else float(capacity),
+        capacity=None if capacity_raw is None else float(capacity_raw),
         cycles=cycles,
         cell_voltages=cells,
         temperatures=tuple(temperature(raw) for tag in (0x81, 0x82) if (raw := word(tag)) is not None),
