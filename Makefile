@@ -6,7 +6,7 @@ DEMO_SECONDS ?= 30
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint format venv system-deps clean
+.PHONY: demo test lint format venv system-deps clean deb apt-repo deb-test binary
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -40,6 +40,20 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff format batmond tests
 	$(VENV)/bin/ruff check --fix batmond tests
+
+# Packaging (docs/readme/packaging.md): .deb for amd64 and arm64, a signed apt repository, the package's
+# end-to-end test in a Debian chroot (root), and the single-file binary.
+deb:
+	packaging/build-deb.sh $(DEB_ARCHES)
+
+apt-repo: deb
+	packaging/apt-repo.sh
+
+deb-test:
+	packaging/test-deb.sh
+
+binary:
+	packaging/build-binary.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -141,5 +141,5 @@ left=$(cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./dev -o -path ./srv/
 [ -z "$left" ] || fail "purge left: $left"
 ! in_root dpkg-statoverride --list /etc/batmon.toml >/dev/null || fail "statoverride left after purge"
 
-step "done"
-echo "deb-test: 1 passed, 0 failed ($((SECONDS - START)) s)"
+step "done in $((SECONDS - START)) s"
+echo "deb-test: 1 passed, 0 failed"
