@@ -12,7 +12,7 @@ from typing import Any
 import tomlkit
 import tomlkit.exceptions
 
-from batmond.protocols import codec_types
+from batmond.protocols import base_type, codec_types
 
 DEFAULT_PATH = "/etc/batmon.toml"
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
@@ -341,21 +341,24 @@ def _check(config: Config, ctx: _Context) -> None:
     ids: dict[str, int] = {}
     for i, device in enumerate(config.devices):
         where = ("device", i)
-        if device.type not in known_types:
+        codec = known_types.get(base_type(device.type))
+        if codec is None:
             hint = difflib.get_close_matches(device.type, known_types, n=1)
             suggestion = f"did you mean {hint[0]!r}? " if hint else ""
             raise ctx.error(
                 where, "type", f"unknown BMS type {device.type!r} ({suggestion}known: {', '.join(known_types)})"
             )
+        if ":" in device.type and (problem := codec.options_problem(device.type.split(":", 1)[1])):
+            raise ctx.error(where, "type", problem)
         if ":" in device.address and not device.is_mac:
             raise ctx.error(where, "address", f"bad MAC address {device.address!r} (expected AA:BB:CC:DD:EE:FF)")
         if not device.address.strip():
             raise ctx.error(where, "address", "must be a MAC address, an advertised name or 'serial'")
         if device.is_serial and not device.adapter:
             raise ctx.error(where, "adapter", "address = 'serial' needs adapter = '/dev/serial/by-id/…'")
-        if device.is_serial and known_types[device.type].serial is None:
+        if device.is_serial and codec.serial is None:
             raise ctx.error(where, "type", f"{device.type!r} is a Bluetooth protocol; it cannot be read over serial")
-        if not device.is_serial and known_types[device.type].ble is None:
+        if not device.is_serial and codec.ble is None and not codec.in_process:
             raise ctx.error(where, "address", f"{device.type!r} is a wired protocol: use address = 'serial'")
         if not ALIAS_RE.match(device.alias):
             raise ctx.error(where, "alias", "may only contain letters, digits, '_' and '-' (at most 64)")

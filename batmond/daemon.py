@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import time
+from pathlib import Path
 
 import sdnotify
 
@@ -92,7 +93,7 @@ class Daemon:
                 raise task.exception()  # a bug: let systemd restart us with the traceback in the journal
 
     def _start_devices(self) -> None:
-        ble_devices = [d for d in self.config.devices if not d.is_serial]
+        ble_devices = [d for d in self.config.devices if not d.is_serial and not codec_for(d.type).in_process]
         if ble_devices:
             reason = check_bluetooth_support(self.config.bluetooth.transport)
             if reason:
@@ -100,7 +101,8 @@ class Daemon:
             from batmond.transports.ble import BleAdapter
 
             bt = self.config.bluetooth
-            self.adapter = BleAdapter(bt.transport, bt.connect_timeout, bt.scan_timeout)
+            keys = str(Path(self.config.state.dir) / "bluetooth-keys.json")  # pairings (PIN) survive restarts
+            self.adapter = BleAdapter(bt.transport, bt.connect_timeout, bt.scan_timeout, keys)
             self._tasks.append(asyncio.create_task(self.adapter.run(), name="bluetooth"))
         if any(d.is_serial for d in self.config.devices):
             from batmond.transports.serial import SerialBuses
@@ -126,13 +128,19 @@ class Daemon:
             board = f" board {device.board_address}" if device.board_address != 1 else ""
             description = f"{device.alias} {device.type} {device.adapter}{board}"
 
+        if codec_type.in_process:
+            from batmond.transports.dummy import DummyBms
+
+            dummy = DummyBms(device.stable_id)  # one pack per device, kept across reconnects
+            return lambda: dummy.connect(description)
+
         async def connect():
             if device.is_serial:
                 assert self.serial is not None and device.adapter and codec_type.serial is not None
                 bus = self.serial.bus(device.adapter, codec_type.serial)
                 return await bus.connect(description, codec_type.for_device(device))
             assert self.adapter is not None and codec_type.ble is not None
-            return await self.adapter.connect(device.address, codec_type.ble, description)
+            return await self.adapter.connect(device.address, codec_type.ble, description, device.pin)
 
         return connect
 

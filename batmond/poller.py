@@ -73,6 +73,7 @@ class Poller:
         link = self._link = await self.connect()
         codec = self._codec = self.codec_type.for_device(self.device)
         link.on_data = self._on_data
+        link.on_value = self._on_value
         state = self.hub.state(self.device)
         state.connected = True
         self.log.info("connected (%s) in %.2f s", link.description, time.monotonic() - started)
@@ -122,15 +123,12 @@ class Poller:
     async def _request(self, request: Request) -> None:
         assert self._link is not None
         if request.expect is None:
-            if request.data is not None:
-                await self._link.write(request.data)
+            await self._send(request)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiter = _Waiter(request.expect, future)
         try:
-            if request.data is not None:
-                self.log.debug("> %s", request.data.hex(" "))
-                await self._link.write(request.data)
+            await self._send(request)
             closed = asyncio.ensure_future(self._link.closed.wait())
             try:
                 done, _ = await asyncio.wait({future, closed}, timeout=RESPONSE_TIMEOUT,
@@ -146,11 +144,27 @@ class Poller:
         finally:
             self._waiter = None
 
+    async def _send(self, request: Request) -> None:
+        assert self._link is not None
+        if request.read is not None:
+            self._on_value(request.read, await self._link.read_characteristic(request.read))
+        elif request.data is not None:
+            self.log.debug("> %s", request.data.hex(" "))
+            await self._link.write(request.data)
+
     def _on_data(self, data: bytes) -> None:
         if self._codec is None:
             return
         self.log.debug("< %s", data.hex(" "))
-        kinds = self._codec.feed(data)
+        self._answered(self._codec.feed(data))
+
+    def _on_value(self, characteristic: str, value: bytes) -> None:
+        if self._codec is None:
+            return
+        self.log.debug("< %s %s", characteristic, value.hex(" "))
+        self._answered(self._codec.feed_value(characteristic, value))
+
+    def _answered(self, kinds: list[str]) -> None:
         waiter = self._waiter
         if waiter is None or waiter.future.done():
             return

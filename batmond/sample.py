@@ -60,6 +60,8 @@ class Sample:
     temperatures: tuple[float, ...] = ()
     mosfet_temperature: float | None = None
     balance_current: float | None = None
+    consumed: float | None = None  # Ah since the last full charge, negative as battery monitors show it
+    time_to_go: float | None = None  # minutes until empty at the present load (battery monitors)
     switches: dict[str, bool] = field(default_factory=dict)
     alarm_code: int | None = None
 
@@ -118,9 +120,12 @@ _SCALARS = (
     "cycles",
     "mosfet_temperature",
     "balance_current",
+    "consumed",
+    "time_to_go",
     "alarm_code",
 )
-_PRECISION = {"voltage": 3, "current": 3, "power": 1, "soc": 1, "soh": 1, "mosfet_temperature": 1}
+_PRECISION = {"voltage": 3, "current": 3, "power": 1, "soc": 1, "soh": 1, "mosfet_temperature": 1, "consumed": 1,
+              "time_to_go": 0}  # fmt: skip
 
 
 def average(samples: list[Sample]) -> Sample:

@@ -161,7 +161,7 @@ class DaemonProcess:
         return code
 
 
-def write_config(path: Path, sim_port: int, broker_port: int, devices: list[tuple[str, str, str]],
+def write_config(path: Path, sim_port: int, broker_port: int, devices: list[tuple[str, ...]],
                  extra: str = "", sampling: str = "") -> Path:  # fmt: skip
     lines = [
         "[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}", 'client_id = "batmond-test"', extra,
@@ -169,7 +169,7 @@ def write_config(path: Path, sim_port: int, broker_port: int, devices: list[tupl
         "[sampling]", sampling or "sample_period = 1.0\nexpire_values_after = 4.0",
         "[state]", f'dir = "{path.parent / "state"}"',
     ]  # fmt: skip
-    for address, type_name, alias in devices:
-        lines += ["[[device]]", f'address = "{address}"', f'type = "{type_name}"', f'alias = "{alias}"']
+    for address, type_name, alias, *more in devices:  # more: extra lines of the [[device]] entry
+        lines += ["[[device]]", f'address = "{address}"', f'type = "{type_name}"', f'alias = "{alias}"', *more]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -24,8 +24,13 @@ def codec_types() -> dict[str, type[Codec]]:
     return dict(sorted(found.items()))
 
 
+def base_type(type_name: str) -> str:
+    """The codec part of a config type: ``snoop`` for ``snoop:jk,jbd`` (options follow the colon)."""
+    return type_name.split(":", 1)[0]
+
+
 def codec_for(type_name: str) -> type[Codec]:
     try:
-        return codec_types()[type_name]
+        return codec_types()[base_type(type_name)]
     except KeyError:
         raise KeyError(f"unknown BMS type {type_name!r} (known: {', '.join(codec_types())})") from None

@@ -25,10 +25,15 @@ class UnsupportedSwitch(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """Bytes to write (or ``None``: nothing to write) and the frame kind that answers them."""
+    """Bytes to write (or ``None``: nothing to write) and the frame kind that answers them.
+
+    ``read`` names a characteristic of :attr:`BleProfile.values` to read instead: its value goes to
+    :meth:`Codec.feed_value`, whose kinds answer ``expect`` like frames do.
+    """
 
     data: bytes | None
     expect: str | None
+    read: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +41,17 @@ class BleProfile:
     """GATT layout: the service to discover and the characteristics to notify on and to write to."""
 
     service: str
-    notify: str
-    write: str
+    notify: str | None = None
+    write: str | None = None
     write_with_response: bool = False
     # Names and manufacturer ids in advertisements that suggest this type (used by `batmond scan`).
     name_prefixes: tuple[str, ...] = ()
+    # Devices that hold one reading per characteristic (Victron SmartShunt) instead of streaming frames:
+    # these are subscribed to, read through Request.read, and their values go to Codec.feed_value.
+    values: tuple[str, ...] = ()
+    # `snoop`: no known layout; the transport dumps the GATT tree, subscribes to everything and writes the
+    # codec's requests to every writable characteristic.
+    explore: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +137,8 @@ class Codec(ABC):
     manufacturer: ClassVar[str]
     ble: ClassVar[BleProfile | None] = None
     serial: ClassVar[SerialProfile | None] = None
+    # Answered by a link made inside batmond (the `dummy` BMS): no radio, no wire.
+    in_process: ClassVar[bool] = False
     writable_switches: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, variant: str | None = None) -> None:
@@ -137,6 +150,11 @@ class Codec(ABC):
         """A codec for one configured device; protocols needing per-device options (a bus address) override."""
         return cls()
 
+    @classmethod
+    def options_problem(cls, options: str) -> str | None:
+        """Why ``options`` (what follows ``:`` in ``type = "name:options"``) is wrong, or ``None`` if fine."""
+        return f"{cls.type_name!r} takes no options after ':'"
+
     @property
     @abstractmethod
     def stats(self) -> FrameStats: ...
@@ -144,6 +162,10 @@ class Codec(ABC):
     @abstractmethod
     def feed(self, data: bytes) -> list[str]:
         """Take received bytes; return the kinds of the complete, valid frames they finished."""
+
+    def feed_value(self, characteristic: str, value: bytes) -> list[str]:
+        """Take the value of one of :attr:`BleProfile.values` (read or notified); return the kinds it fills."""
+        return []
 
     def connect_requests(self) -> list[Request]:
         """Requests to send once after connecting (device info, start streaming …)."""

@@ -45,6 +45,8 @@ SCALAR_ENTITIES = (
            unit="°C", precision=1, category=DIAGNOSTIC),
     Entity("balance_current", "Balance current", "balance_current", device_class="current", unit="A",
            precision=3, category=DIAGNOSTIC),
+    Entity("consumed", "Consumed", "consumed", unit="Ah", precision=1, icon="mdi:battery-minus-variant"),
+    Entity("time_to_go", "Time to go", "time_to_go", device_class="duration", unit="min", precision=0),
     Entity("alarm_code", "Alarm code", "alarm_code", state_class=None, category=DIAGNOSTIC, icon="mdi:alert"),
     Entity("cell_min", "Cell voltage min", "cell_min", device_class="voltage", unit="V", precision=3),
     Entity("cell_max", "Cell voltage max", "cell_max", device_class="voltage", unit="V", precision=3),

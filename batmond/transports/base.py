@@ -16,6 +16,8 @@ class Link:
     def __init__(self, description: str) -> None:
         self.description = description
         self.on_data: Callable[[bytes], None] = lambda data: None
+        # GATT value devices: (characteristic UUID, value) for each notification of a subscribed value.
+        self.on_value: Callable[[str, bytes], None] = lambda characteristic, value: None
         self.closed = asyncio.Event()
         self.close_reason = ""
 
@@ -30,6 +32,10 @@ class Link:
 
     async def write(self, data: bytes) -> None:
         raise NotImplementedError
+
+    async def read_characteristic(self, uuid: str) -> bytes:
+        """The value of one characteristic (GATT value devices); empty when the device has no such one."""
+        raise LinkError(f"{self.description}: this link has no characteristics to read")
 
     async def close(self) -> None:
         self.mark_closed("closed by batmond")

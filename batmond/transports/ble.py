@@ -5,6 +5,9 @@ links. bumble's sharp edges are handled here and nowhere else: connects are seri
 controllers allow one LE create-connection at a time), ``power_on`` gets a timeout, bumble's own
 ``TimeoutError``/``ConnectionError`` are not the builtins, and a GATT request in flight when the link drops
 raises ``CancelledError`` without the task being cancelled.
+
+BMS with a PIN (Victron) are paired once with LE Secure Connections; the keys go to a JSON file in the state
+directory, so later connections only re-encrypt.
 """
 
 from __future__ import annotations
@@ -15,19 +18,23 @@ import hashlib
 import logging
 import re
 import socket
+import time
 import weakref
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from bumble import core, hci
-from bumble.device import Connection, Device, Peer
+from bumble import att, core, hci, smp
+from bumble.device import Connection, Device, DeviceConfiguration, Peer
 from bumble.gatt import Characteristic
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
 from batmond.protocols.base import BleProfile
 from batmond.transports.base import Link, LinkError
 
 log = logging.getLogger("batmond.ble")
+# bumble warns about every failed pairing; _secure reports the outcome itself, in one line that says what to do.
+logging.getLogger("bumble.smp").setLevel(logging.ERROR)
 MAC_LIKE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 T = TypeVar("T")
 
@@ -36,7 +43,16 @@ GATT_TIMEOUT = 5.0
 POWER_ON_TIMEOUT = 5.0
 HEALTH_CHECK_PERIOD = 5.0
 REOPEN_BACKOFF = (0.5, 30.0)
+PAIRING_TIMEOUT = 15.0
+# After the BMS refused the PIN, do not try it again for a while: real devices lock out repeated attempts.
+WRONG_PIN_HOLDOFF = 600.0
 BUMBLE_ERRORS = (core.BaseBumbleError, OSError, EOFError, RuntimeError, AssertionError)
+NEEDS_PAIRING = (
+    att.ErrorCode.INSUFFICIENT_AUTHENTICATION,
+    att.ErrorCode.INSUFFICIENT_ENCRYPTION,
+    att.ErrorCode.INSUFFICIENT_AUTHORIZATION,
+)
+WRONG_PIN = (smp.ErrorCode.PASSKEY_ENTRY_FAILED, smp.ErrorCode.CONFIRM_VALUE_FAILED)
 
 
 def own_address() -> hci.Address:
@@ -50,6 +66,25 @@ class AdapterUnavailable(LinkError):
     pass
 
 
+class Passkey(int):
+    """A passkey that is true even when it is 0: bumble 0.0.236 asserts ``self.passkey`` during LE Secure
+    Connections passkey pairing, which fails for PIN 000000 (the Victron factory default)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class PinEntry(PairingDelegate):
+    """Types the configured PIN when the BMS asks for its passkey (the BMS has a display-only role)."""
+
+    def __init__(self, pin: str) -> None:
+        super().__init__(io_capability=PairingDelegate.IoCapability.KEYBOARD_INPUT_ONLY)
+        self.pin = pin
+
+    async def get_number(self) -> int | None:
+        return Passkey(self.pin)
+
+
 class BleLink(Link):
     def __init__(self, description: str, connection: Connection, peer: Peer) -> None:
         super().__init__(description)
@@ -57,9 +92,12 @@ class BleLink(Link):
         self.peer = peer
         self.write_char: Characteristic | None = None
         self.with_response = False
+        self.values: dict[str, Characteristic] = {}  # BleProfile.values found on the device, by UUID
+        self.disconnected = False
         connection.on("disconnection", self._on_disconnection)
 
     def _on_disconnection(self, reason: int) -> None:
+        self.disconnected = True
         self.mark_closed(f"disconnected ({hci.HCI_Constant.error_name(reason)})")
 
     async def write(self, data: bytes) -> None:
@@ -67,9 +105,19 @@ class BleLink(Link):
             raise LinkError(f"{self.description}: not connected ({self.close_reason or 'no link'})")
         await gatt(self, self.peer.write_value(self.write_char, data, with_response=self.with_response))
 
+    async def read_characteristic(self, uuid: str) -> bytes:
+        characteristic = self.values.get(uuid.lower())
+        if characteristic is None:
+            return b""
+        if not self.alive:
+            raise LinkError(f"{self.description}: not connected ({self.close_reason})")
+        return bytes(await gatt(self, self.peer.read_value(characteristic)))
+
     async def close(self) -> None:
-        if self.alive:
-            self.mark_closed("closed by batmond")
+        self.mark_closed("closed by batmond")
+        # A link given up on (GATT timeout, refused encryption) is still up: end it, or the BMS stays taken.
+        if not self.disconnected:
+            self.disconnected = True
             with contextlib.suppress(*BUMBLE_ERRORS, asyncio.TimeoutError):
                 await asyncio.wait_for(self.connection.disconnect(), 2.0)
 
@@ -88,6 +136,12 @@ async def gatt(link: Link, request: Awaitable[T], timeout: float = GATT_TIMEOUT)
     except (TimeoutError, core.TimeoutError):
         link.mark_closed("GATT request timed out")
         raise LinkError(f"{link.description}: no GATT answer within {timeout:g} s") from None
+    except att.ATT_Error as exc:  # its str() is the whole error PDU over several lines
+        link.mark_closed(f"GATT error: {exc.error_name}")
+        if exc.error_code in NEEDS_PAIRING:
+            raise LinkError(f"{link.description}: the device requires pairing ({exc.error_name}): "
+                            "set its pin in the [[device]] entry") from None  # fmt: skip
+        raise LinkError(f"{link.description}: GATT error: {exc.error_name} 0x{exc.error_code:02x}") from None
     except BUMBLE_ERRORS as exc:
         link.mark_closed(f"GATT error: {exc}")
         raise LinkError(f"{link.description}: GATT error: {exc or type(exc).__name__}") from None
@@ -96,8 +150,11 @@ async def gatt(link: Link, request: Awaitable[T], timeout: float = GATT_TIMEOUT)
 class BleAdapter:
     """Owns the HCI transport and the bumble ``Device``; reopens both when the adapter fails."""
 
-    def __init__(self, transport: str, connect_timeout: float = 10.0, scan_timeout: float = 15.0) -> None:
+    def __init__(
+        self, transport: str, connect_timeout: float = 10.0, scan_timeout: float = 15.0, keys_file: str | None = None
+    ) -> None:
         self.transport_spec = transport
+        self.keys_file = keys_file  # pairing keys (JSON); None keeps them in memory only
         self.connect_timeout = connect_timeout
         self.scan_timeout = scan_timeout
         self.device: Device | None = None
@@ -106,6 +163,8 @@ class BleAdapter:
         self._connect_lock = asyncio.Lock()
         self._links: weakref.WeakSet[BleLink] = weakref.WeakSet()
         self._seen: dict[str, hci.Address] = {}  # MAC or advertised name -> typed address
+        self._pins: dict[str, str] = {}  # peer address -> PIN, for the pairing started on it
+        self._refused: dict[str, tuple[str, float]] = {}  # target -> (refused PIN, monotonic time)
 
     async def run(self) -> None:
         """Keep the adapter open for as long as the daemon runs."""
@@ -125,8 +184,11 @@ class BleAdapter:
 
     async def _open_and_watch(self) -> None:
         async with await open_transport(self.transport_spec) as transport:
-            device = Device.with_hci("batmond", own_address(), transport.source, transport.sink)
+            keystore = f"JsonKeyStore:{self.keys_file}" if self.keys_file else None
+            config = DeviceConfiguration(name="batmond", address=own_address(), keystore=keystore)
+            device = Device.from_config_with_hci(config, transport.source, transport.sink)
             device.command_timeout = 3.0
+            device.pairing_config_factory = self._pairing_config
             try:
                 await asyncio.wait_for(device.power_on(), POWER_ON_TIMEOUT)
             except TimeoutError:
@@ -197,8 +259,21 @@ class BleAdapter:
             log.info("resolved %r to %s", target, address)
         return address
 
-    async def connect(self, target: str, profile: BleProfile, description: str) -> BleLink:
-        """Connect, exchange the MTU, discover and subscribe: only then is the BMS "connected"."""
+    def _pairing_config(self, connection: Connection) -> PairingConfig:
+        pin = self._pins.get(str(connection.peer_address))
+        return PairingConfig(
+            sc=True, mitm=pin is not None, bonding=True,
+            delegate=PairingDelegate() if pin is None else PinEntry(pin),
+            # Keys must be stored under the address we connect from (the static random one), or the BMS
+            # cannot find them when we re-encrypt.
+            identity_address_type=PairingConfig.AddressType.RANDOM,
+        )  # fmt: skip
+
+    async def connect(self, target: str, profile: BleProfile, description: str, pin: str | None = None) -> BleLink:
+        """Connect, pair (PIN), exchange the MTU, discover and subscribe: only then is the BMS "connected"."""
+        refused = self._refused.get(target)
+        if refused is not None and refused[0] == pin and time.monotonic() - refused[1] < WRONG_PIN_HOLDOFF:
+            raise LinkError(wrong_pin_message(description))
         address = await self.resolve(target)
         device = await self._device()
         async with self._connect_lock:
@@ -208,14 +283,57 @@ class BleAdapter:
                 raise LinkError(f"{description}: not reachable within {self.connect_timeout:g} s") from None
             except BUMBLE_ERRORS as exc:
                 raise LinkError(f"{description}: connect failed: {describe(exc)}") from None
-        link = BleLink(description, connection, Peer(connection))
+        if profile.explore:
+            from batmond.transports.snoop import SnoopLink  # the GATT explorer builds on this module
+
+            link: BleLink = SnoopLink(description, connection, Peer(connection))
+        else:
+            link = BleLink(description, connection, Peer(connection))
         self._links.add(link)
         try:
-            await self._setup(link, profile)
+            if pin:
+                await self._secure(link, target, pin)
+            await (link.explore() if profile.explore else self._setup(link, profile))  # type: ignore[attr-defined]
         except BaseException:
             await link.close()
             raise
         return link
+
+    async def _secure(self, link: BleLink, target: str, pin: str) -> None:
+        """Re-encrypt with the stored keys, or pair with the PIN when there are none."""
+        connection = link.connection
+        peer = str(connection.peer_address)
+        keystore = connection.device.keystore
+        if keystore is not None and await keystore.get(peer) is not None:
+            try:
+                await gatt(link, connection.encrypt(), PAIRING_TIMEOUT)
+            except LinkError:
+                # The BMS lost the bond (reset, or paired with something else): start over with the PIN.
+                with contextlib.suppress(KeyError):
+                    await keystore.delete(peer)
+                raise LinkError(f"{link.description}: the device rejected the stored pairing keys; "
+                                "pairing again with the PIN on the next attempt") from None  # fmt: skip
+            log.debug("%s: encrypted with the stored keys", link.description)
+            return
+
+        async def pair() -> bool:
+            try:
+                await connection.pair()
+            except core.ProtocolError as exc:
+                if exc.error_code in WRONG_PIN:
+                    return False
+                raise
+            return True
+
+        self._pins[peer] = pin
+        try:
+            paired = await gatt(link, pair(), PAIRING_TIMEOUT)
+        finally:
+            self._pins.pop(peer, None)
+        if not paired:
+            self._refused[target] = (pin, time.monotonic())
+            raise LinkError(wrong_pin_message(link.description))
+        log.info("%s: paired; keys stored in %s", link.description, self.keys_file or "memory")
 
     async def _setup(self, link: BleLink, profile: BleProfile) -> None:
         peer = link.peer
@@ -224,20 +342,31 @@ class BleAdapter:
         if not services:
             raise LinkError(f"{link.description}: GATT service {profile.service} not found")
         characteristics = await gatt(link, services[0].discover_characteristics())
-        notify = _pick(characteristics, profile.notify, Characteristic.Properties.NOTIFY)
-        write = _pick(
-            characteristics,
-            profile.write,
-            Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
-        )
-        if notify is None or write is None:
-            raise LinkError(f"{link.description}: characteristics {profile.notify}/{profile.write} not found")
-        link.write_char = write
-        link.with_response = profile.write_with_response or not (
-            write.properties & Characteristic.Properties.WRITE_WITHOUT_RESPONSE
-        )
-        await gatt(link, peer.subscribe(notify, lambda value: link.on_data(bytes(value))))
-        log.debug("%s: MTU %d, subscribed to %s", link.description, mtu, profile.notify)
+        if profile.notify is not None:
+            notify = _pick(characteristics, profile.notify, Characteristic.Properties.NOTIFY)
+            if notify is None:
+                raise LinkError(f"{link.description}: characteristic {profile.notify} (notify) not found")
+            await gatt(link, peer.subscribe(notify, lambda value: link.on_data(bytes(value))))
+        if profile.write is not None:
+            write = _pick(
+                characteristics,
+                profile.write,
+                Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
+            )
+            if write is None:
+                raise LinkError(f"{link.description}: characteristic {profile.write} (write) not found")
+            link.write_char = write
+            link.with_response = profile.write_with_response or not (
+                write.properties & Characteristic.Properties.WRITE_WITHOUT_RESPONSE
+            )
+        for uuid in map(str.lower, profile.values):
+            value = _pick(characteristics, uuid, Characteristic.Properties.READ | Characteristic.Properties.NOTIFY)
+            if value is None:
+                continue  # this firmware lacks it: the codec gets an empty value, "not available"
+            link.values[uuid] = value
+            if value.properties & Characteristic.Properties.NOTIFY:
+                await gatt(link, peer.subscribe(value, lambda data, u=uuid: link.on_value(u, bytes(data))))
+        log.debug("%s: MTU %d, subscribed to %s", link.description, mtu, profile.notify or f"{len(link.values)} values")
 
 
 def _pick(characteristics: list, uuid: str, wanted: int):
@@ -247,6 +376,11 @@ def _pick(characteristics: list, uuid: str, wanted: int):
         if characteristic.uuid == wanted_uuid and characteristic.properties & wanted:
             return characteristic
     return None
+
+
+def wrong_pin_message(description: str) -> str:
+    return (f"{description}: wrong PIN: the device refused pairing with the configured pin; "
+            f"not trying it again for {WRONG_PIN_HOLDOFF / 60:g} min")  # fmt: skip
 
 
 def describe(exc: BaseException) -> str:

@@ -20,15 +20,21 @@ def ble_types() -> list[str]:
     return sorted(t for t, sim in simulator_types().items() if sim.profile is not None)
 
 
+def pin_line(type_name: str) -> list[str]:
+    """Simulators that need LE pairing (Victron) get their PIN in the config."""
+    pin = simulator_types()[type_name].pin
+    return [f'pin = "{pin}"'] if pin else []
+
+
 async def test_every_simulated_type_reaches_the_broker(simulator, broker, watcher, paths):
     types = ble_types()
-    devices = [(address_for(f"sim-{t}"), t, f"sim-{t.replace('_', '-')}") for t in types]
-    await simulator.start([SimSpec(type=t, name=alias, address=address) for address, t, alias in devices])
+    devices = [(address_for(f"sim-{t}"), t, f"sim-{t.replace('_', '-')}", *pin_line(t)) for t in types]
+    await simulator.start([SimSpec(type=t, name=alias, address=address) for address, t, alias, *_ in devices])
     write_config(paths["config"], simulator.port, broker.port, devices)
     daemon = DaemonProcess(paths["config"], paths["log"])
     daemon.start()
     try:
-        for _address, type_name, alias in devices:
+        for _address, type_name, alias, *_ in devices:
             state = await wait_until(lambda a=alias: watcher.last_json(f"batmond/{a}/state"), 45, f"{type_name} state")
             truth = simulator.devices[alias].battery
             truth.advance()

@@ -42,6 +42,7 @@ class SimulatedBms(ABC):
     types: ClassVar[tuple[str, ...]]
     profile: ClassVar[BleProfile]
     default_chunk: ClassVar[int | None] = None  # real firmware that always sends 20-byte pieces says 20
+    pin: ClassVar[str | None] = None  # devices that only talk after LE pairing with this PIN
 
     def __init__(self, name: str, address: str, battery: Battery, variant: str | None = None) -> None:
         self.name = name
@@ -70,6 +71,21 @@ class SimulatedBms(ABC):
             address=hci.Address(self.address, hci.Address.RANDOM_DEVICE_ADDRESS),
             host=Host(self.controller, AsyncPipeSink(self.controller)),
         )
+        for service in self.services():
+            self.device.add_service(service)
+        self.device.on("connection", self._on_connection)
+        await self.device.power_on()
+        self.device.advertising_data = bytes(AdvertisingData(self.advertisement()))
+        await self.device.start_advertising(
+            own_address_type=hci.OwnAddressType.RANDOM,
+            auto_restart=True,
+            advertising_interval_min=ADVERTISING_INTERVAL_MS,
+            advertising_interval_max=ADVERTISING_INTERVAL_MS,
+        )
+
+    def services(self) -> list[Service]:
+        """The GATT service of the profile: a notify and a write characteristic (or one for both)."""
+        assert self.profile.notify is not None and self.profile.write is not None
         writable = Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOUT_RESPONSE
         value = CharacteristicValue(read=lambda connection: b"", write=self._on_write)
         if self.profile.notify == self.profile.write:  # JK: one characteristic both ways
@@ -84,16 +100,7 @@ class SimulatedBms(ABC):
             )
             self.write_char = Characteristic(UUID(self.profile.write), writable, Characteristic.WRITEABLE, value)
             chars = [self.notify_char, self.write_char]
-        self.device.add_service(Service(UUID(self.profile.service), chars))
-        self.device.on("connection", self._on_connection)
-        await self.device.power_on()
-        self.device.advertising_data = bytes(AdvertisingData(self.advertisement()))
-        await self.device.start_advertising(
-            own_address_type=hci.OwnAddressType.RANDOM,
-            auto_restart=True,
-            advertising_interval_min=ADVERTISING_INTERVAL_MS,
-            advertising_interval_max=ADVERTISING_INTERVAL_MS,
-        )
+        return [Service(UUID(self.profile.service), chars)]
 
     def advertisement(self) -> list:
         """What the BMS advertises: its name and, like most BMS, its 16-bit service UUID."""
