@@ -26,9 +26,13 @@ def setup_logging(level: str = "info", timestamps: bool | None = None) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from batmond.protocols import codec_for
+
     config = load(args.file)
-    ble = sum(not d.is_serial for d in config.devices)
-    print(f"{args.file}: OK ({len(config.devices)} device(s), {ble} over Bluetooth)")
+    wired = sum(d.is_serial for d in config.devices)
+    built_in = sum(not d.is_serial and codec_for(d.type).in_process for d in config.devices)
+    radio = len(config.devices) - wired - built_in
+    print(f"{args.file}: OK ({len(config.devices)} device(s): {radio} Bluetooth, {wired} wired, {built_in} dummy)")
     return 0
 
 

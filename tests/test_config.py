@@ -131,7 +131,7 @@ def test_cli_check_config_exit_codes(tmp_path, capsys):
     from batmond.cli import main
 
     assert main(["check-config", str(EXAMPLE)]) == 0
-    assert "OK (1 device(s)" in capsys.readouterr().out
+    assert "OK (1 device(s): 1 Bluetooth, 0 wired, 0 dummy)" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text('[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jkk"\n')
     assert main(["check-config", str(bad)]) == 1

@@ -185,5 +185,6 @@ async def test_per_entity_discovery(simulator, broker, watcher, daemon, paths):
     assert config["dev"]["ids"] == [uid]
     assert config["stat_t"] == f"{BASE}/jbd1/state"
     assert config["val_tpl"] == "{{ value_json.voltage }}"
-    assert watcher.last_json(f"homeassistant/binary_sensor/{uid}_charge_switch/config")["pl_on"] == "ON"
+    switch = watcher.last_json(f"homeassistant/switch/{uid}_charge_switch/config")
+    assert switch["cmd_t"] == "batmond/jbd1/switch/charge/set" and switch["pl_on"] == "ON"
     assert not [t for t, _, _ in watcher.messages if t.startswith("homeassistant/device/")]
