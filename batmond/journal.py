@@ -251,7 +251,7 @@ class Journal:
         except BaseException:
             os.close(lock_fd)
             raise
-        log.info("journal %s: %d record(s) recovered up to seq %d, generation %d", path, len(journal.state),
+        log.info("journal %s: %d entries recovered up to seq %d, generation %d", path, len(journal.state),
                  journal.seq, journal.generation)  # fmt: skip
         return journal
 
@@ -319,6 +319,7 @@ class Journal:
         name = f"{generation:08d}"
         temporary = self.directory / f"snapshot-{name}.tmp"
         with open(temporary, "wb") as handle:
+            _adopt_owner(self.directory, handle.fileno())
             handle.write(SNAPSHOT_MAGIC + frame(body))
             handle.flush()
             os.fsync(handle.fileno())
@@ -326,6 +327,7 @@ class Journal:
         _fsync_directory(self.directory)
         fd = os.open(self.directory / f"journal-{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         try:
+            _adopt_owner(self.directory, fd)
             _write_all(fd, JOURNAL_MAGIC)
             os.fsync(fd)
             _fsync_directory(self.directory)
@@ -347,8 +349,17 @@ class Journal:
             stale.unlink(missing_ok=True)
 
 
+def _adopt_owner(directory: Path, fd: int) -> None:
+    """Root running `batmond meters set` leaves files the daemon's own user can still take over."""
+    if os.geteuid() == 0:
+        owner = directory.stat()
+        if owner.st_uid != 0:
+            os.fchown(fd, owner.st_uid, owner.st_gid)
+
+
 def _lock(directory: Path) -> int:
     fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    _adopt_owner(directory, fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import shutil
 import struct
@@ -260,3 +261,13 @@ def test_meters_set_and_reset_need_the_daemon_stopped(tmp_path, capsys):
 def test_meters_on_a_missing_directory_says_so(tmp_path, capsys):
     code, _, err = run_cli(capsys, "meters", "--state-dir", str(tmp_path / "nope"))
     assert code == 1 and "no such state directory" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand files to another user")
+def test_files_written_by_root_belong_to_the_state_directory_owner(tmp_path):
+    # `sudo batmond meters set` must not leave files the daemon's own user cannot take over.
+    os.chown(tmp_path, 65534, 65534)
+    journal = Journal.open(tmp_path)
+    journal.commit([meter_record("a", 1.0)])
+    journal.close()
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in tmp_path.iterdir()} == {(65534, 65534)}

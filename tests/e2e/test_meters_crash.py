@@ -97,7 +97,7 @@ async def test_sigkill_at_random_instants_never_loses_a_published_meter(simulato
         await wait_until(
             lambda a=alias: (published(watcher, a) or [{}])[-1].get("cycles", 0) > 0, 60, f"{alias} cycles"
         )
-    assert daemon.stop(signal.SIGTERM) == 0
+    assert daemon.stop(signal.SIGTERM) == 0, daemon.log[-3000:]
     final = await durable_meters(state_dir)
     check_broker_against(watcher, final)
     for alias in ("jbd1", "jk1"):
@@ -128,7 +128,7 @@ async def test_real_daemon_meters_match_the_simulated_energy(simulator, broker, 
         return bool(seen) and min(seen[-1]["energy_charge_kwh"], seen[-1]["energy_discharge_kwh"]) > 0.005
 
     await wait_until(enough, 90, "5 Wh each way")
-    assert daemon.stop(signal.SIGTERM) == 0
+    assert daemon.stop(signal.SIGTERM) == 0, daemon.log[-3000:]
     meters = (await durable_meters(paths["config"].parent / "state"))["jbd1"]
     # The daemon integrated from the first frame to the last or the one before (the last may be in flight).
     for index, name in ((0, "energy_charge_kwh"), (1, "energy_discharge_kwh")):
