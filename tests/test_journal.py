@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from batmond.cli import main
+from batmond.config import parse
+from batmond.daemon import Daemon, StartupError
 from batmond.journal import (
     FRAME,
     JOURNAL_MAGIC,
@@ -271,3 +273,15 @@ def test_files_written_by_root_belong_to_the_state_directory_owner(tmp_path):
     journal.commit([meter_record("a", 1.0)])
     journal.close()
     assert {(p.stat().st_uid, p.stat().st_gid) for p in tmp_path.iterdir()} == {(65534, 65534)}
+
+
+def test_an_unusable_or_busy_state_directory_stops_the_daemon_with_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    daemon = Daemon(parse(f'[state]\ndir = "{tmp_path / "file" / "state"}"\n'))
+    with pytest.raises(StartupError, match=r"state directory .*/file/state: Not a directory \(set \[state\] dir"):
+        daemon._open_journal()
+    holder = Journal.open(tmp_path / "busy")
+    daemon = Daemon(parse(f'[state]\ndir = "{tmp_path / "busy"}"\n'))
+    with pytest.raises(StartupError, match=rf"busy is in use by another batmond \(pid {os.getpid()}\)"):
+        daemon._open_journal()
+    holder.close()
