@@ -185,6 +185,7 @@ async def test_per_entity_discovery(simulator, broker, watcher, daemon, paths):
     assert config["dev"]["ids"] == [uid]
     assert config["stat_t"] == f"{BASE}/jbd1/state"
     assert config["val_tpl"] == "{{ value_json.voltage }}"
-    switch = watcher.last_json(f"homeassistant/switch/{uid}_charge_switch/config")
+    topic = f"homeassistant/switch/{uid}_charge_switch/config"
+    switch = await wait_until(lambda: watcher.last_json(topic), 10, "switch entity")
     assert switch["cmd_t"] == "batmond/jbd1/switch/charge/set" and switch["pl_on"] == "ON"
     assert not [t for t, _, _ in watcher.messages if t.startswith("homeassistant/device/")]
