@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import socket
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,12 @@ class ConfigError(Exception):
     def __init__(self, path: str, line: int | None, key: str, reason: str) -> None:
         self.path, self.line, self.key, self.reason = path, line, key, reason
         where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+        super().__init__(f"{where}: {_one_line(key)}: {_one_line(reason)}" if key else f"{where}: {_one_line(reason)}")
+
+
+def _one_line(text: str) -> str:
+    """Escape what would break or garble a log line: a quoted TOML key or value may hold newlines or ESC."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +184,8 @@ def _convert(value: Any, annotation: str) -> Any:
         if kind == "int" and isinstance(plain, int) and not isinstance(plain, bool):
             return plain
         if kind == "float" and isinstance(plain, int | float) and not isinstance(plain, bool):
+            if not abs(plain) <= sys.float_info.max:  # nan passes every range check below; a huge int overflows
+                raise TypeError(f"must be a finite number, not {plain!r}")
             return float(plain)
         if kind == "str" and isinstance(plain, str):
             return plain
@@ -239,7 +247,7 @@ def parse(text: str, path: str = "<config>") -> Config:
             raise ConfigError(path, ctx.locator.line("", None, key), key, "must be a table like [" + key + "]")
         sections[key] = _build(SECTIONS[key], value, (key, None), ctx)
     raw_devices = document.get("device", [])
-    if isinstance(raw_devices, dict) or not isinstance(raw_devices, list):
+    if not isinstance(raw_devices, list) or not all(isinstance(entry, dict) for entry in raw_devices):
         line = ctx.locator.line("", None, "device") or ctx.locator.line("device")
         raise ConfigError(path, line, "device", "must be written as [[device]] entries")
     devices = tuple(_build(DeviceConfig, entry, ("device", i), ctx) for i, entry in enumerate(raw_devices))

@@ -7,12 +7,14 @@ kind each one names, and never looks inside the bytes.
 
 from __future__ import annotations
 
+import functools
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from batmond.limits import plausible
 from batmond.sample import DeviceInfo, Sample
 
 if TYPE_CHECKING:
@@ -78,7 +80,8 @@ class StreamFramer:
     Survives notifications that split or merge frames and junk between them: it resynchronises on the header,
     and a candidate whose checksum fails is dropped (counted) and the search continues one byte later.
     ``frame_length`` returns the full length once enough bytes are there to know it, ``None`` while it
-    needs more, and ``0`` when the bytes at the header cannot be a frame at all.
+    needs more, and ``0`` when the bytes at the header cannot be a frame at all; a length above ``max_buffer``
+    counts as ``0`` too, which bounds the buffer.
     """
 
     header: bytes
@@ -102,13 +105,11 @@ class StreamFramer:
             length = self.frame_length(bytes(buffer[:16]))
             if length is None:
                 break
-            if length == 0:
+            # Judged on the length alone, so that what counts as a frame does not depend on how it was cut up.
+            if length == 0 or length > self.max_buffer:
                 self._drop(1)
                 continue
             if len(buffer) < length:
-                if len(buffer) > self.max_buffer:
-                    self._drop(1)
-                    continue
                 break
             candidate = bytes(buffer[:length])
             if self.valid(candidate):
@@ -144,6 +145,26 @@ class Codec(ABC):
     def __init__(self, variant: str | None = None) -> None:
         self.variant = variant
         self.info: DeviceInfo | None = None
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # Every protocol's sample() passes the physical limits (batmond/limits.py says why): done here so that no
+        # protocol, present or future, can forget it. A sample that fails counts as a bad frame.
+        super().__init_subclass__(**kwargs)
+        decode = cls.__dict__.get("sample")
+        if decode is None or getattr(decode, "__isabstractmethod__", False):
+            return
+
+        @functools.wraps(decode)
+        def sample(self: Codec) -> Sample | None:
+            decoded = decode(self)
+            if decoded is None:
+                return None
+            checked = plausible(decoded)
+            if checked is None:
+                self.stats.bad_checksum += 1
+            return checked
+
+        cls.sample = sample  # type: ignore[method-assign]
 
     @classmethod
     def for_device(cls, device: DeviceConfig) -> Codec:
