@@ -13,7 +13,9 @@ from typing import Any
 import tomlkit
 import tomlkit.exceptions
 
-from batmond.protocols import base_type, codec_types
+from batmond import algorithms
+from batmond.groups import GroupConfig
+from batmond.protocols import base_type, codec_for, codec_types
 
 DEFAULT_PATH = "/etc/batmon.toml"
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
@@ -99,6 +101,8 @@ class DeviceConfig:
     invert_current: bool = False
     debug: bool = False
     read_only: bool = False  # refuse every switch command for this BMS
+    algorithm: str | None = None  # e.g. "soc 90% 80%"
+    full_charge_interval: float | None = None  # days between full charges (SoC calibration)
     board_address: int = 1  # wired BMS on a shared bus (several Daly boards on one RS485 adapter)
 
     @property
@@ -133,6 +137,7 @@ class Config:
     state: StateConfig
     log: LogConfig
     devices: tuple[DeviceConfig, ...]
+    groups: tuple[GroupConfig, ...] = ()
 
 
 SECTIONS: dict[str, type] = {
@@ -169,9 +174,13 @@ class _Locator:
 
 
 def _type_name(annotation: str) -> str:
-    return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}.get(
-        annotation, annotation
-    )
+    return {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "bool": "true or false",
+        "tuple[str, ...]": "a list of strings",
+    }.get(annotation, annotation)
 
 
 def _convert(value: Any, annotation: str) -> Any:
@@ -189,6 +198,8 @@ def _convert(value: Any, annotation: str) -> Any:
             return float(plain)
         if kind == "str" and isinstance(plain, str):
             return plain
+        if kind == "tuple[str, ...]" and isinstance(plain, list) and all(isinstance(x, str) for x in plain):
+            return tuple(plain)
     wanted = " or ".join(_type_name(k) for k in allowed if k != "None")
     raise TypeError(f"must be {wanted}, not {plain!r}")
 
@@ -237,7 +248,7 @@ def parse(text: str, path: str = "<config>") -> Config:
     ctx = _Context(path, _Locator(text))
     sections: dict[str, Any] = {}
     for key, value in document.items():
-        if key == "device":
+        if key in ("device", "group"):
             continue
         if key not in SECTIONS:
             hint = difflib.get_close_matches(key, [*SECTIONS, "device"], n=1)
@@ -251,6 +262,11 @@ def parse(text: str, path: str = "<config>") -> Config:
         line = ctx.locator.line("", None, "device") or ctx.locator.line("device")
         raise ConfigError(path, line, "device", "must be written as [[device]] entries")
     devices = tuple(_build(DeviceConfig, entry, ("device", i), ctx) for i, entry in enumerate(raw_devices))
+    raw_groups = document.get("group", [])
+    if not isinstance(raw_groups, list) or not all(isinstance(entry, dict) for entry in raw_groups):
+        line = ctx.locator.line("", None, "group") or ctx.locator.line("group")
+        raise ConfigError(path, line, "group", "must be written as [[group]] entries")
+    groups = tuple(_build(GroupConfig, entry, ("group", i), ctx) for i, entry in enumerate(raw_groups))
     config = Config(
         path=path,
         mqtt=sections.get("mqtt", MqttConfig()),
@@ -259,6 +275,7 @@ def parse(text: str, path: str = "<config>") -> Config:
         state=sections.get("state", StateConfig()),
         log=sections.get("log", LogConfig()),
         devices=tuple(_with_alias(d) for d in devices),
+        groups=groups,
     )
     _check(config, ctx)
     return config
@@ -397,6 +414,47 @@ def _check(config: Config, ctx: _Context) -> None:
             raise ctx.error(where, "pin", "must be up to 6 digits")
         aliases[device.alias] = i
         ids[device.stable_id] = i
+    _check_control(config, ctx)
+
+
+def _check_algorithm(owner: DeviceConfig | GroupConfig, where: tuple[str, int | None], ctx: _Context,
+                     members: tuple[DeviceConfig, ...]) -> None:  # fmt: skip
+    if owner.algorithm is None:
+        if owner.full_charge_interval is not None:
+            raise ctx.error(where, "full_charge_interval", "only means something with an algorithm")
+        return
+    try:
+        algorithms.parse(owner.algorithm, owner.full_charge_interval)
+    except algorithms.AlgorithmError as exc:
+        raise ctx.error(where, "algorithm", str(exc)) from None
+    for member in members:
+        if member.read_only:
+            raise ctx.error(where, "algorithm", f"{member.alias!r} is read_only: an algorithm cannot switch it")
+        if "charge" not in codec_for(member.type).writable_switches:
+            raise ctx.error(where, "algorithm", f"batmond cannot switch charging on {member.alias!r} ({member.type})")
+
+
+def _check_control(config: Config, ctx: _Context) -> None:
+    """Charge algorithms and battery groups, once every device is known to be valid."""
+    by_alias = {device.alias: device for device in config.devices}
+    for i, device in enumerate(config.devices):
+        _check_algorithm(device, ("device", i), ctx, (device,))
+    names: set[str] = set()
+    for i, group in enumerate(config.groups):
+        where = ("group", i)
+        if not ALIAS_RE.match(group.name):
+            raise ctx.error(where, "name", "may only contain letters, digits, '_' and '-' (at most 64)")
+        if group.name in by_alias or group.name in names:
+            raise ctx.error(where, "name", f"{group.name!r} is already the alias of a device or another group")
+        names.add(group.name)
+        if not group.members:
+            raise ctx.error(where, "members", "a group needs at least one member")
+        for member in group.members:
+            if member not in by_alias:
+                raise ctx.error(where, "members", f"no [[device]] has alias {member!r}")
+        if len(set(group.members)) != len(group.members):
+            raise ctx.error(where, "members", "lists a device twice")
+        _check_algorithm(group, where, ctx, tuple(by_alias[m] for m in group.members))
 
 
 def check_bluetooth_support(transport: str) -> str | None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import sdnotify
 
-from batmond import meters
+from batmond import algorithms, meters
 from batmond.config import Config, DeviceConfig, check_bluetooth_support
-from batmond.hub import Hub
+from batmond.groups import GroupConfig
+from batmond.hub import Hub, Reading
 from batmond.journal import GROUP_COMMIT_INTERVAL, Journal, JournalLocked, Record
 from batmond.poller import Poller
 from batmond.protocols import codec_for
@@ -43,6 +44,10 @@ class Daemon:
         self._last_publish: float | None = None
         self._tasks: list[asyncio.Task] = []
         self._commands: set[asyncio.Task] = set()
+        self.groups = {group.name: group for group in config.groups}
+        # Charge algorithms by owner alias (a device or a group): (owner, limits, state that the journal keeps).
+        self.algorithms: dict[str, tuple[DeviceConfig | GroupConfig, algorithms.SocLimits, algorithms.SocState]] = {}
+        self._algorithms_moved: set[str] = set()
 
     def add_sink(self, sink: Sink) -> None:
         self.sinks.append(sink)
@@ -157,6 +162,12 @@ class Daemon:
         for key in unreadable:
             log.error("journal: the meters of %s could not be read; they start from zero", key)
         self.hub.restore_meters(recovered)
+        for owner in (*self.config.devices, *self.config.groups):
+            if owner.algorithm:
+                limits = algorithms.parse(owner.algorithm, owner.full_charge_interval)
+                saved = self.journal.state.get((algorithms.KIND, owner.stable_id))
+                state = algorithms.SocState.from_dict(saved) if saved else algorithms.SocState()
+                self.algorithms[owner.alias] = (owner, limits, state)
 
     async def _commit_loop(self) -> None:
         """Group commit: one journal write and fsync per interval for every BMS whose meters moved."""
@@ -165,15 +176,20 @@ class Daemon:
             await self._commit(self.hub.meters.take_dirty())
 
     async def _commit(self, batch: dict[str, tuple[str, meters.MeterValues]]) -> None:
-        if not batch or self.journal is None:
+        if (not batch and not self._algorithms_moved) or self.journal is None:
             return
         records = [
             Record(meters.KIND, key, meters.record_data(alias, values)) for key, (alias, values) in batch.items()
         ]
+        moved, self._algorithms_moved = self._algorithms_moved, set()
+        for alias in moved:
+            owner, _, state = self.algorithms[alias]
+            records.append(Record(algorithms.KIND, owner.stable_id, state.to_dict()))
         try:
             await asyncio.to_thread(self.journal.commit, records)
         except OSError as exc:
             self.hub.meters.restore_dirty(batch)
+            self._algorithms_moved |= moved
             if not self._journal_failing:
                 log.error("journal in %s cannot be written (%s); meters are not published until it can",
                           self.config.state.dir, exc)  # fmt: skip
@@ -210,10 +226,36 @@ class Daemon:
                         sink.availability(state.device, fresh)
                 reading = self.hub.take(state.device)
                 if reading is not None:
-                    for sink in self.sinks:
-                        sink.publish(reading)
+                    self._publish(reading)
                     self._last_publish = now
+            for group in self.config.groups:
+                reading = self.hub.take_group(group, sampling.expire_values_after)
+                if online.get(group.name) != (reading is not None):
+                    online[group.name] = reading is not None
+                    for sink in self.sinks:
+                        sink.availability(group, reading is not None)
+                if reading is not None:
+                    self._publish(reading)
             self._notify_status(online, now)
+
+    def _publish(self, reading: Reading) -> None:
+        for sink in self.sinks:
+            sink.publish(reading)
+        self._run_algorithm(reading)
+
+    def _run_algorithm(self, reading: Reading) -> None:
+        entry = self.algorithms.get(reading.device.alias)
+        if entry is None:
+            return
+        owner, limits, state = entry
+        decision = algorithms.decide(limits, state, reading.sample.soc, time.time())  # wall clock: days-long
+        if decision is None:
+            return
+        self._algorithms_moved.add(owner.alias)
+        value = "ON" if decision else "OFF"
+        reason = "full charge for SoC calibration" if state.full_charge else f"algorithm {owner.algorithm!r}"
+        log.info("%s: SoC %.1f %%: switching charging %s (%s)", owner.alias, reading.sample.soc, value, reason)
+        self.command(owner.alias, "charge", value)
 
     def _notify_status(self, online: dict[str, bool], now: float) -> None:
         count = sum(online.values())
@@ -227,7 +269,14 @@ class Daemon:
         task.add_done_callback(self._commands.discard)
 
     async def switch(self, alias: str, switch: str, payload: str) -> None:
-        """An MQTT switch command: validate, write, read back; the next publish carries the real state."""
+        """An MQTT switch command: validate, write, read back; the next publish carries the real state.
+
+        A command to a group goes to every member.
+        """
+        group = self.groups.get(alias)
+        if group is not None:
+            await asyncio.gather(*(self.switch(member, switch, payload) for member in group.members))
+            return
         poller = self.pollers.get(alias)
         if poller is None:
             log.warning("ignored switch command for unknown device %r", alias[:64])

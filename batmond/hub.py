@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from batmond.config import DeviceConfig
+from batmond.groups import GroupConfig, aggregate
 from batmond.meters import MIN_MAX_GAP, MeterBook, MeterValues
 from batmond.protocols.base import FrameStats
 from batmond.sample import DeviceInfo, Sample, average
@@ -19,10 +20,10 @@ log = logging.getLogger("batmond")
 class Reading:
     """What sinks receive: one device's sample for one publish period, with identity and diagnostics."""
 
-    device: DeviceConfig
+    device: DeviceConfig | GroupConfig
     sample: Sample
     info: DeviceInfo | None
-    diagnostics: dict[str, int]
+    diagnostics: dict[str, int | str]
     meters: MeterValues | None = None  # durable values only: what a crash cannot take back
     writable: frozenset[str] = frozenset()  # switches the daemon accepts commands for
 
@@ -99,3 +100,19 @@ class Hub:
         durable = self.meters.durable.get(device.stable_id)
         meters = durable.copy() if durable else None
         return Reading(device, sample, state.info, state.diagnostics(), meters, state.writable)
+
+    def take_group(self, group: GroupConfig, max_age: float) -> Reading | None:
+        """The group's reading from its members' latest fresh samples; ``None`` when no member is fresh."""
+        now = self.clock()
+        members = [self.states[alias] for alias in group.members]
+        fresh = [m for m in members if m.latest is not None and m.fresh(max_age, now)]
+        if not fresh:
+            return None
+        sample = aggregate([m.latest for m in fresh if m.latest is not None])
+        self.meters.update(group.stable_id, group.alias, now, sample.power, sample.current, sample.soc)
+        stale = [m.device.alias for m in members if m not in fresh]
+        diagnostics: dict[str, int | str] = {"members_online": len(fresh), "stale_members": ", ".join(stale) or "none"}
+        durable = self.meters.durable.get(group.stable_id)
+        writable = frozenset.intersection(*(m.writable for m in members))
+        info = DeviceInfo(manufacturer="batmond", model=f"battery group of {len(members)}")
+        return Reading(group, sample, info, diagnostics, durable.copy() if durable else None, writable)

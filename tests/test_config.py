@@ -10,6 +10,7 @@ import pytest
 
 from batmond import config as cfg
 from batmond.config import ConfigError, load, parse
+from batmond.groups import GroupConfig
 
 EXAMPLE = Path(cfg.__file__).with_name("batmon.example.toml")
 
@@ -115,8 +116,9 @@ def test_the_shipped_example_is_valid_and_documents_every_option():
         assert f"[{section}]" in text
         for field in dataclasses.fields(kind):
             assert re.search(rf"^#? ?{field.name} = ", text, re.M), f"[{section}] {field.name} not in the example"
-    for field in dataclasses.fields(cfg.DeviceConfig):
-        assert re.search(rf"^#? ?{field.name} = ", text, re.M), f"[[device]] {field.name} not in the example"
+    for kind in (cfg.DeviceConfig, GroupConfig):
+        for field in dataclasses.fields(kind):
+            assert re.search(rf"^#? ?{field.name} = ", text, re.M), f"{kind.__name__}.{field.name} not in the example"
 
 
 def test_hci_socket_without_bluetooth_support_is_one_clear_line(monkeypatch):
@@ -146,7 +148,42 @@ def test_cli_check_config_exit_codes(tmp_path, capsys):
 
 def test_the_readme_documents_every_option():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for section, kind in [*cfg.SECTIONS.items(), ("[device]", cfg.DeviceConfig)]:
+    for section, kind in [*cfg.SECTIONS.items(), ("[device]", cfg.DeviceConfig), ("[group]", GroupConfig)]:
         part = readme.split(f"### `[{section}]`", 1)[1].split("\n### ", 1)[0]
         for field in dataclasses.fields(kind):
             assert f"`{field.name}`" in part, f"README does not document [{section}] {field.name}"
+
+
+TWO = '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\nalias = "a"\n' \
+      '[[device]]\naddress = "E4:C1:38:00:12:34"\ntype = "jbd"\nalias = "b"\n'  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "message"),
+    [
+        ('[[group]]\nname = "house"\nmembers = ["a", "c"]\n', 11, "[[group]] #1 members: no [[device]] has alias 'c'"),
+        ('[[group]]\nname = "a"\nmembers = ["a"]\n', 10, "[[group]] #1 name: 'a' is already the alias of a device"),
+        ('[[group]]\nname = "g"\nmembers = []\n', 11, "members: a group needs at least one member"),
+        ('[[group]]\nname = "g"\nmembers = "a"\n', 11, "members: must be a list of strings, not 'a'"),
+        ('[[group]]\nname = "g"\nmembers = ["a"]\nalgorithm = "soc 80% 90%"\n', 12, "must be below the stop level"),
+        ("[[group]]\nmembers = []\n", 9, "[[group]] #1 name: required key is missing"),
+    ],
+)
+def test_group_errors(extra, line, message):
+    with pytest.raises(ConfigError) as caught:
+        parse(TWO + extra, "c.toml")
+    assert str(caught.value).startswith(f"c.toml:{line}: "), str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_algorithm_needs_a_writable_charge_switch():
+    text = '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "supervolt"\nalias = "s"\nalgorithm = "soc 90% 80%"\n'
+    with pytest.raises(ConfigError, match=r"c\.toml:5: \[\[device\]\] #1 algorithm: batmond cannot switch charging on 's'"):
+        parse(text, "c.toml")
+    read_only = TWO.replace('alias = "a"\n', 'alias = "a"\nread_only = true\nalgorithm = "soc 90% 80%"\n')
+    with pytest.raises(ConfigError, match="'a' is read_only"):
+        parse(read_only, "c.toml")
+    with pytest.raises(ConfigError, match="full_charge_interval: only means something with an algorithm"):
+        parse(TWO.replace('alias = "b"\n', 'alias = "b"\nfull_charge_interval = 7\n'), "c.toml")
+    config = parse(TWO + '[[group]]\nname = "house"\nmembers = ["a", "b"]\nalgorithm = "soc 95% 85%"\n', "c.toml")
+    assert config.groups[0].members == ("a", "b") and config.groups[0].stable_id == "group_house"

@@ -61,6 +61,11 @@ DIAGNOSTIC_ENTITIES = (
            category=DIAGNOSTIC, icon="mdi:alert-circle-outline"),
     Entity("reconnects", "Reconnects", "diagnostics.reconnects", state_class="total_increasing",
            category=DIAGNOSTIC, icon="mdi:connection"),
+    # Battery groups: which members the group's values stand on right now.
+    Entity("members_online", "Members online", "diagnostics.members_online", category=DIAGNOSTIC,
+           icon="mdi:battery-sync"),
+    Entity("stale_members", "Stale members", "diagnostics.stale_members", state_class=None, category=DIAGNOSTIC,
+           icon="mdi:battery-alert"),
 )  # fmt: skip
 
 # The daemon's own meters (batmond/meters.py), published under "meters" once they are durable. Charged and
@@ -137,7 +142,8 @@ def entities(reading: Reading, state: dict[str, Any], topics: Topics) -> list[En
         else:
             found.append(Entity(f"{name}_switch", label, f"switches.{name}", platform="binary_sensor",
                                 state_class=None, device_class="power"))  # fmt: skip
-    found += DIAGNOSTIC_ENTITIES
+    diagnostics = state.get("diagnostics", {})
+    found += [e for e in DIAGNOSTIC_ENTITIES if e.template.split(".", 1)[1] in diagnostics]
     return found
 
 
