@@ -202,3 +202,14 @@ def test_impossible_values_are_counted_not_decoded(data_id, data):
     codec.feed(cap.FORUM_STATUS)
     assert codec.feed(daly.frame(0x01, data_id, data)) == []
     assert codec.stats.bad_checksum == 1
+
+
+def test_an_echoed_request_is_not_an_answer():
+    # Found by the fuzzer: a dongle echoing "A5 80 93 08 …" must not read as "0 Ah, both MOSFETs off".
+    from batmond.protocols.daly import DalyCodec
+
+    codec = DalyCodec()
+    for request in codec.poll_requests():
+        if request.data is not None:
+            assert codec.feed(request.data) == []
+    assert codec.sample() is None

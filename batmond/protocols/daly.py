@@ -150,7 +150,9 @@ class DalyCodec(Codec):
         return kinds
 
     def _from_me(self, address: int) -> bool:
-        return True
+        # A BLE dongle may echo our own request (host address 0x80 or 0x40) back: that is no answer, and decoding
+        # it would read as an empty pack with both MOSFETs off.
+        return address not in BLE_HOSTS
 
     def _decode(self, data_id: int, data: bytes) -> str | None:
         """Take one frame's 8 data bytes; the kind it completed, "" for a partial answer, None if implausible."""
