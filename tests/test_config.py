@@ -178,7 +178,9 @@ def test_group_errors(extra, line, message):
 
 def test_algorithm_needs_a_writable_charge_switch():
     text = '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "supervolt"\nalias = "s"\nalgorithm = "soc 90% 80%"\n'
-    with pytest.raises(ConfigError, match=r"c\.toml:5: \[\[device\]\] #1 algorithm: batmond cannot switch charging on 's'"):
+    with pytest.raises(
+        ConfigError, match=r"c\.toml:5: \[\[device\]\] #1 algorithm: batmond cannot switch charging on 's'"
+    ):
         parse(text, "c.toml")
     read_only = TWO.replace('alias = "a"\n', 'alias = "a"\nread_only = true\nalgorithm = "soc 90% 80%"\n')
     with pytest.raises(ConfigError, match="'a' is read_only"):
