@@ -83,7 +83,7 @@ done
 mv "$OUT"/src/*.deb "$OUT"/src/*.buildinfo "$OUT"/src/*.changes "$OUT/"
 if [ "${LINTIAN:-1}" != 0 ]; then
   for deb in "$OUT"/batmond_*.deb; do
-    lintian --fail-on error,warning --suppress-tags-from-file /dev/null "$deb"
+    lintian --fail-on error,warning "$deb"
   done
 fi
 ls -l "$OUT"/*.deb

@@ -132,6 +132,72 @@ in_root dpkg-query -W -f '${Version}\n' batmond | grep -qx "$NEXT" || fail "not 
 grep -q 1234 "$ROOT/var/lib/batmond/meters.json" || fail "the upgrade lost the meters"
 in_root batmond check-config /etc/batmon.toml || fail "check-config after the upgrade"
 
+step "boot the chroot with systemd: notify, sandbox, watchdog, bt-reset request, restarts, retry timer"
+command -v systemd-nspawn >/dev/null || apt-get install -y -qq systemd-container >/dev/null
+in_root apt-get install -y -qq --no-install-recommends systemd systemd-sysv >"$WORK/systemd.log" 2>&1 \
+  || { tail -20 "$WORK/systemd.log"; fail "installing systemd into the chroot"; }
+cp "$ROOT/etc/batmon.toml" "$WORK/batmon.toml.saved"
+# A config the daemon runs with here: no broker, and an adapter this machine does not have (it keeps retrying).
+printf '[mqtt]\nenabled = false\n[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\n' >"$ROOT/etc/batmon.toml"
+# Shorter times than in production, so that each mechanism shows within seconds.
+mkdir -p "$ROOT/etc/systemd/system/batmond.service.d" "$ROOT/etc/systemd/system/batmond-retry.timer.d"
+printf '[Unit]\nStartLimitIntervalSec=30s\nStartLimitBurst=4\n[Service]\nWatchdogSec=4s\nRestartSec=1s\n' \
+  >"$ROOT/etc/systemd/system/batmond.service.d/pkgtest.conf"
+printf '[Timer]\nOnActiveSec=\nOnActiveSec=20s\n' >"$ROOT/etc/systemd/system/batmond-retry.timer.d/pkgtest.conf"
+cat >"$ROOT/usr/local/sbin/pkgtest" <<'SCRIPT'
+#!/bin/sh
+# Runs inside the booted chroot; every line of /root/pkgtest.log is "ok ..." or "FAIL ...".
+exec >/root/pkgtest.log 2>&1
+prop() { systemctl show -p "$1" --value batmond; }
+check() { if [ "$2" = "$3" ]; then echo "ok $1: $2"; else echo "FAIL $1: '$2', expected '$3'"; fi; }
+wait_for() { i=0; while [ $i -lt "$1" ] && ! eval "$2"; do sleep 1; i=$((i + 1)); done; }
+wait_for 60 '[ "$(prop ActiveState)" = active ] && [ -n "$(prop StatusText)" ]'
+check "started (READY=1 through the sandbox)" "$(prop ActiveState)/$(prop SubState)" active/running
+echo "ok status: $(prop StatusText)"
+pid=$(prop MainPID)
+check "user" "$(stat -c %U /proc/$pid)" batmond
+check "effective capabilities (CAP_NET_ADMIN)" "$(awk '/^CapEff/ { print $2 }' /proc/$pid/status)" 0000000000001000
+check "ambient capabilities" "$(awk '/^CapAmb/ { print $2 }' /proc/$pid/status)" 0000000000001000
+check "seccomp filter" "$(awk '/^Seccomp:/ { print $2 }' /proc/$pid/status)" 2
+check "in dialout" "$(id -Gn batmond | grep -cw dialout)" 1
+check "request watcher" "$(systemctl is-active batmond-bt-reset.path)" active
+setpriv --reuid=batmond --regid=batmond --init-groups sh -c \
+  'echo tcp-client:127.0.0.1:9 >/run/batmond/req.tmp && mv /run/batmond/req.tmp /run/batmond/bt-reset.request'
+wait_for 30 '[ -e /run/batmond/bt-reset.result ]'
+check "bt-reset answer to the daemon's request (3: nothing to reset)" "$(cut -d' ' -f1 /run/batmond/bt-reset.result)" 3
+kill -STOP "$pid"
+wait_for 60 '[ "$(prop NRestarts)" -ge 1 ] && [ "$(prop ActiveState)" = active ]'
+check "watchdog restarted the stopped daemon" "$(prop NRestarts)/$(prop ActiveState)" 1/active
+echo "broken = 1" >>/etc/batmon.toml
+systemctl restart batmond
+wait_for 60 '[ "$(prop ActiveState)" = failed ]'
+check "a failing daemon restarts quickly, then stops at the start limit" \
+  "$(prop ActiveState)/$([ "$(prop NRestarts)" -ge 1 ] && echo restarted)" failed/restarted
+check "retry timer armed" "$(systemctl is-active batmond-retry.timer)" active
+sed -i '/^broken = 1$/d' /etc/batmon.toml
+wait_for 90 '[ "$(prop ActiveState)" = active ]'
+check "the retry timer started it again" "$(prop ActiveState)/$(prop SubState)" active/running
+echo "done"
+systemctl poweroff
+SCRIPT
+chmod 755 "$ROOT/usr/local/sbin/pkgtest"
+printf '[Unit]\nAfter=batmond.service\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/pkgtest\n' \
+  >"$ROOT/etc/systemd/system/pkgtest.service"
+ln -sf /etc/systemd/system/pkgtest.service "$ROOT/etc/systemd/system/multi-user.target.wants/pkgtest.service"
+cleanup
+timeout 300 systemd-nspawn -q -D "$ROOT" -b --register=no --keep-unit --capability=CAP_NET_ADMIN \
+  --console=passive >"$WORK/boot.log" 2>&1 || true
+cat "$ROOT/root/pkgtest.log" 2>/dev/null || true
+grep -qx done "$ROOT/root/pkgtest.log" && ! grep -q '^FAIL' "$ROOT/root/pkgtest.log" \
+  || { in_root journalctl -D /var/log/journal -u batmond --no-pager | tail -30; fail "service behaviour under systemd"; }
+rm -rf "$ROOT/etc/systemd/system/batmond.service.d" "$ROOT/etc/systemd/system/batmond-retry.timer.d" \
+  "$ROOT/etc/systemd/system/pkgtest.service" "$ROOT/etc/systemd/system/multi-user.target.wants/pkgtest.service" \
+  "$ROOT/usr/local/sbin/pkgtest" "$ROOT/root/pkgtest.log"
+cp "$WORK/batmon.toml.saved" "$ROOT/etc/batmon.toml"
+mount -t proc proc "$ROOT/proc"
+mount --bind /dev "$ROOT/dev"
+mount --bind /dev/pts "$ROOT/dev/pts"
+
 step "purge"
 in_root apt-get purge -y -qq batmond >"$WORK/purge.log" 2>&1 || { tail -30 "$WORK/purge.log"; fail "purge"; }
 left=$(cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./dev -o -path ./srv/batmond-repo \
@@ -141,5 +207,7 @@ left=$(cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./dev -o -path ./srv/
 [ -z "$left" ] || fail "purge left: $left"
 ! in_root dpkg-statoverride --list /etc/batmon.toml >/dev/null || fail "statoverride left after purge"
 
+cleanup
+rm -rf "$ROOT" # 400 MB; a failed run leaves it for a look
 step "done in $((SECONDS - START)) s"
 echo "deb-test: 1 passed, 0 failed"
