@@ -51,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StartupError as exc:
         log.error("%s", exc)
         return 2
-    return 0
+    return daemon.exit_code
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

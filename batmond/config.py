@@ -65,6 +65,8 @@ class BluetoothConfig:
     transport: str = "hci-socket:0"
     connect_timeout: float = 10.0
     scan_timeout: float = 15.0
+    # Where the root helper bt-reset takes power-cycle requests (batmond-bt-reset.path watches it).
+    reset_request_dir: str = "/run/batmond"
 
 
 @dataclass(frozen=True, slots=True)

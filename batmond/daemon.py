@@ -21,8 +21,12 @@ from batmond.protocols import codec_for
 from batmond.protocols.base import UnsupportedSwitch
 from batmond.sinks import Sink
 from batmond.transports.base import LinkError
+from batmond.transports.recovery import AdapterDead
 
 log = logging.getLogger("batmond")
+
+
+EXIT_ADAPTER_DEAD = 3  # systemd restarts the daemon (Restart=on-failure); distinct from a bug's 1
 
 
 class StartupError(Exception):
@@ -44,6 +48,8 @@ class Daemon:
         self._last_publish: float | None = None
         self._tasks: list[asyncio.Task] = []
         self._commands: set[asyncio.Task] = set()
+        self.exit_code = 0
+        self._ble_aliases: list[str] = []
         self.groups = {group.name: group for group in config.groups}
         # Charge algorithms by owner alias (a device or a group): (owner, limits, state that the journal keeps).
         self.algorithms: dict[str, tuple[DeviceConfig | GroupConfig, algorithms.SocLimits, algorithms.SocState]] = {}
@@ -68,7 +74,7 @@ class Daemon:
             await sink.start()
         self._tasks.append(asyncio.create_task(self._publish_loop(), name="publisher"))
         self._tasks.append(asyncio.create_task(self._commit_loop(), name="journal"))
-        self._notifier.notify("READY=1")
+        ready = asyncio.create_task(self._ready(), name="ready")  # not in _tasks: its end is not the daemon's
         log.info("batmond running: %d BMS, sample every %g s, publish every %g s", len(self.config.devices),
                  self.config.sampling.sample_period, self.config.sampling.effective_publish_period)  # fmt: skip
         try:
@@ -79,6 +85,7 @@ class Daemon:
                     await asyncio.wait_for(self._wait_stopping_or_crash(), duration)
         finally:
             self._notifier.notify("STOPPING=1")
+            ready.cancel()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -89,16 +96,28 @@ class Daemon:
                 await sink.stop()
             log.info("batmond stopped")
 
+    async def _ready(self) -> None:
+        """READY=1 once the config is valid and, when there are Bluetooth BMS, the adapter is open."""
+        if self.adapter is not None:
+            await self.adapter.ready.wait()
+        self._notifier.notify("READY=1")
+
     async def _wait_stopping_or_crash(self) -> None:
         stop = asyncio.create_task(self.stopping.wait())
         done, _ = await asyncio.wait([stop, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
         for task in done:
-            if task is not stop and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # a bug: let systemd restart us with the traceback in the journal
+            if task is stop or task.cancelled() or task.exception() is None:
+                continue
+            if isinstance(task.exception(), AdapterDead):  # the recovery ladder's last step
+                log.error("%s", task.exception())
+                self.exit_code = EXIT_ADAPTER_DEAD
+                return
+            raise task.exception()  # a bug: let systemd restart us with the traceback in the journal
 
     def _start_devices(self) -> None:
         ble_devices = [d for d in self.config.devices if not d.is_serial and not codec_for(d.type).in_process]
+        self._ble_aliases = [d.alias for d in ble_devices]
         if ble_devices:
             reason = check_bluetooth_support(self.config.bluetooth.transport)
             if reason:
@@ -107,7 +126,7 @@ class Daemon:
 
             bt = self.config.bluetooth
             keys = str(Path(self.config.state.dir) / "bluetooth-keys.json")  # pairings (PIN) survive restarts
-            self.adapter = BleAdapter(bt.transport, bt.connect_timeout, bt.scan_timeout, keys)
+            self.adapter = BleAdapter(bt.transport, bt.connect_timeout, bt.scan_timeout, keys, bt.reset_request_dir)
             self._tasks.append(asyncio.create_task(self.adapter.run(), name="bluetooth"))
         if any(d.is_serial for d in self.config.devices):
             from batmond.transports.serial import SerialBuses
@@ -236,7 +255,23 @@ class Daemon:
                         sink.availability(group, reading is not None)
                 if reading is not None:
                     self._publish(reading)
+            self._check_stalled(now)
             self._notify_status(online, now)
+
+    def _check_stalled(self, now: float) -> None:
+        """Recovery ladder step 1, third detector: links look up, but no connected BMS sends anything."""
+        adapter = self.adapter
+        if adapter is None or not adapter.ready.is_set():
+            return
+        states = [self.hub.states[alias] for alias in self._ble_aliases]
+        if not any(state.connected for state in states):
+            return
+        last = max(
+            [s.last_sample_at for s in states if s.last_sample_at is not None] + [adapter.ladder.up_since or now]
+        )
+        stall_after = max(60.0, 3 * self.config.sampling.expire_values_after)
+        if now - last > stall_after:
+            adapter.restart(f"no data from any connected BMS for {now - last:.0f} s")
 
     def _publish(self, reading: Reading) -> None:
         for sink in self.sinks:

@@ -89,3 +89,11 @@ def test_missing_soc_changes_nothing():
     state = SocState()
     assert decide(algorithms.parse("soc 90% 80%"), state, None, 0.0) is None
     assert state == SocState()
+
+
+def test_recovery_ladder_order():
+    from batmond.transports.recovery import Ladder
+
+    ladder = Ladder(reopens=2, power_cycles=1)
+    steps = [ladder.next_step() for _ in range(6)]
+    assert steps == ["reopen", "reopen", "power-cycle", "reopen", "reopen", "give-up"]

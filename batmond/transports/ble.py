@@ -31,6 +31,7 @@ from bumble.transport import open_transport
 
 from batmond.protocols.base import BleProfile
 from batmond.transports.base import Link, LinkError
+from batmond.transports.recovery import AdapterDead, Ladder, PowerCycler
 
 log = logging.getLogger("batmond.ble")
 # bumble warns about every failed pairing; _secure reports the outcome itself, in one line that says what to do.
@@ -151,7 +152,12 @@ class BleAdapter:
     """Owns the HCI transport and the bumble ``Device``; reopens both when the adapter fails."""
 
     def __init__(
-        self, transport: str, connect_timeout: float = 10.0, scan_timeout: float = 15.0, keys_file: str | None = None
+        self,
+        transport: str,
+        connect_timeout: float = 10.0,
+        scan_timeout: float = 15.0,
+        keys_file: str | None = None,
+        reset_request_dir: str | None = None,
     ) -> None:
         self.transport_spec = transport
         self.keys_file = keys_file  # pairing keys (JSON); None keeps them in memory only
@@ -160,6 +166,9 @@ class BleAdapter:
         self.device: Device | None = None
         self.ready = asyncio.Event()
         self.failures = 0
+        self.ladder = Ladder()
+        self.power_cycler = PowerCycler(reset_request_dir) if reset_request_dir else None
+        self._stuck = asyncio.Event()
         self._connect_lock = asyncio.Lock()
         self._links: weakref.WeakSet[BleLink] = weakref.WeakSet()
         self._seen: dict[str, hci.Address] = {}  # MAC or advertised name -> typed address
@@ -167,20 +176,48 @@ class BleAdapter:
         self._refused: dict[str, tuple[str, float]] = {}  # target -> (refused PIN, monotonic time)
 
     async def run(self) -> None:
-        """Keep the adapter open for as long as the daemon runs."""
+        """Keep the adapter open for as long as the daemon runs, climbing the recovery ladder when it fails.
+
+        Raises :class:`AdapterDead` when reopening and power-cycling did not bring it back.
+        """
         delay = REOPEN_BACKOFF[0]
         while True:
+            reason = "closed"
             try:
                 await self._open_and_watch()
-                delay = REOPEN_BACKOFF[0]
             except (*BUMBLE_ERRORS, LinkError, TimeoutError, ValueError) as exc:
-                self.failures += 1
-                log.error("Bluetooth adapter %s failed: %s; reopening in %.1f s",
-                          self.transport_spec, describe(exc), delay)  # fmt: skip
+                reason = describe(exc)
             finally:
                 self._teardown()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, REOPEN_BACKOFF[1])
+            self.failures += 1
+            step = self.ladder.next_step()
+            if step == "reopen":
+                log.error("Bluetooth adapter %s failed: %s; reopening in %.1f s", self.transport_spec, reason, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REOPEN_BACKOFF[1])
+            elif step == "power-cycle":
+                await self._power_cycle(reason)
+                delay = REOPEN_BACKOFF[0]
+            else:
+                raise AdapterDead(f"Bluetooth adapter {self.transport_spec} did not come back ({reason}); "
+                                  "exiting so that systemd restarts batmond")  # fmt: skip
+
+    async def _power_cycle(self, reason: str) -> None:
+        if self.power_cycler is None or not self.power_cycler.available:
+            where = self.power_cycler.directory if self.power_cycler else "no reset_request_dir"
+            log.error("Bluetooth adapter %s still failing (%s); cannot power-cycle it: %s is not there (the "
+                      "package's batmond-bt-reset.path provides it)", self.transport_spec, reason, where)  # fmt: skip
+            return
+        log.error("Bluetooth adapter %s still failing after reopening (%s); asking bt-reset to power-cycle it",
+                  self.transport_spec, reason)  # fmt: skip
+        status, message = await self.power_cycler.power_cycle(self.transport_spec)
+        log.log(logging.INFO if status == 0 else logging.ERROR, "bt-reset: %s (status %d)", message, status)
+
+    def restart(self, reason: str) -> None:
+        """Throw the adapter away and reopen it (a watchdog saw it stuck)."""
+        if self.ready.is_set():
+            log.error("Bluetooth adapter %s looks stuck: %s; resetting it", self.transport_spec, reason)
+            self._stuck.set()
 
     async def _open_and_watch(self) -> None:
         async with await open_transport(self.transport_spec) as transport:
@@ -194,15 +231,22 @@ class BleAdapter:
             except TimeoutError:
                 raise AdapterUnavailable(f"controller did not answer HCI reset within {POWER_ON_TIMEOUT:g} s") from None
             self.device = device
+            self._stuck.clear()
             self.ready.set()
+            self.ladder.up()
             log.info("Bluetooth adapter %s is up (address %s)", self.transport_spec, device.random_address)
             terminated = transport.source.terminated
-            while not terminated.done():
-                done, _ = await asyncio.wait([terminated], timeout=HEALTH_CHECK_PERIOD)
-                if done:
-                    break
-                await device.send_command(hci.HCI_Read_Local_Version_Information_Command())
-            raise AdapterUnavailable("HCI transport lost")
+            stuck = asyncio.ensure_future(self._stuck.wait())
+            try:
+                while not terminated.done() and not stuck.done():
+                    done, _ = await asyncio.wait([terminated, stuck], timeout=HEALTH_CHECK_PERIOD,
+                                                 return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                    if done:
+                        break
+                    await device.send_command(hci.HCI_Read_Local_Version_Information_Command())
+            finally:
+                stuck.cancel()
+            raise AdapterUnavailable("no data from any connected BMS" if self._stuck.is_set() else "HCI transport lost")
 
     def _teardown(self) -> None:
         self.ready.clear()
