@@ -46,6 +46,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from batmond.sinks.mqtt import MqttSink
 
         daemon.add_sink(MqttSink(config.mqtt, config.sampling, on_command=daemon.command))
+    if config.influxdb is not None and config.influxdb.enabled:
+        from batmond.sinks.influx import InfluxSink
+
+        daemon.add_sink(InfluxSink(config.influxdb))
     try:
         asyncio.run(daemon.run(args.duration))
     except StartupError as exc:

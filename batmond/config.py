@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomlkit
 import tomlkit.exceptions
@@ -93,6 +94,29 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class InfluxConfig:
+    enabled: bool = True
+    url: str = "http://localhost:8086"
+    database: str | None = None  # InfluxDB 1.x
+    retention_policy: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs
+    token: str | None = field(default=None, repr=False)  # InfluxDB 2.x/3.x, with org and bucket
+    org: str | None = None
+    bucket: str | None = None
+    measurement: str = "battery"
+    batch_size: int = 1000  # points per request
+    flush_interval: float = 10.0  # seconds
+    max_queue: int = 100000  # points kept while the server is away; the oldest go first
+    timeout: float = 10.0
+    gzip: bool = True
+
+    @property
+    def v2(self) -> bool:
+        return self.token is not None or self.org is not None or self.bucket is not None
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceConfig:
     address: str
     type: str
@@ -140,6 +164,7 @@ class Config:
     log: LogConfig
     devices: tuple[DeviceConfig, ...]
     groups: tuple[GroupConfig, ...] = ()
+    influxdb: InfluxConfig | None = None  # only when the file has an [influxdb] section
 
 
 SECTIONS: dict[str, type] = {
@@ -148,6 +173,7 @@ SECTIONS: dict[str, type] = {
     "sampling": SamplingConfig,
     "state": StateConfig,
     "log": LogConfig,
+    "influxdb": InfluxConfig,
 }
 
 
@@ -276,6 +302,7 @@ def parse(text: str, path: str = "<config>") -> Config:
         sampling=sections.get("sampling", SamplingConfig()),
         state=sections.get("state", StateConfig()),
         log=sections.get("log", LogConfig()),
+        influxdb=sections.get("influxdb"),
         devices=tuple(_with_alias(d) for d in devices),
         groups=groups,
     )
@@ -362,6 +389,8 @@ def _check(config: Config, ctx: _Context) -> None:
         )  # fmt: skip
     if config.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ctx.error(("log", None), "level", "must be debug, info, warning or error")
+    if config.influxdb is not None:
+        _check_influxdb(config.influxdb, ctx)
 
     known_types = codec_types()
     aliases: dict[str, int] = {}
@@ -457,6 +486,39 @@ def _check_control(config: Config, ctx: _Context) -> None:
         if len(set(group.members)) != len(group.members):
             raise ctx.error(where, "members", "lists a device twice")
         _check_algorithm(group, where, ctx, tuple(by_alias[m] for m in group.members))
+
+
+def _check_influxdb(influx: InfluxConfig, ctx: _Context) -> None:
+    where = ("influxdb", None)
+    url = urlsplit(influx.url)
+    try:
+        url.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        url = url._replace(scheme="")
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        raise ctx.error(where, "url", "must look like http://host:8086 or https://host/prefix")
+    if url.username is not None:
+        raise ctx.error(where, "url", "put credentials in username/password (1.x) or token (2.x), not in the URL")
+    if influx.v2:
+        for key in ("token", "org", "bucket"):
+            if not getattr(influx, key):
+                raise ctx.error(where, key, "InfluxDB 2 needs token, org and bucket together")
+        for key in ("database", "retention_policy", "username", "password"):
+            if getattr(influx, key) is not None:
+                raise ctx.error(where, key, "is an InfluxDB 1 setting; InfluxDB 2 uses token, org and bucket")
+    elif not influx.database:
+        raise ctx.error(where, "database", "InfluxDB 1 needs database (InfluxDB 2: token, org and bucket instead)")
+    if influx.password is not None and influx.username is None:
+        raise ctx.error(where, "username", "password is set but username is missing")
+    if not influx.measurement.strip() or influx.measurement.startswith("#"):
+        raise ctx.error(where, "measurement", "must be a name (not empty, not starting with '#')")
+    if influx.batch_size < 1:
+        raise ctx.error(where, "batch_size", "must be at least 1")
+    if influx.max_queue < influx.batch_size:
+        raise ctx.error(where, "max_queue", f"must be at least batch_size ({influx.batch_size})")
+    for key in ("flush_interval", "timeout"):
+        if getattr(influx, key) <= 0:
+            raise ctx.error(where, key, "must be greater than 0")
 
 
 def check_bluetooth_support(transport: str) -> str | None:
