@@ -21,10 +21,15 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # mosquitto is a real broker the end-to-end tests start on 127.0.0.1; openssl makes their TLS certificates.
+# influxdb: the tests start their own influxd; the package's service (listening on every interface) is turned off.
 system-deps:
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
 		echo "installing mosquitto (the tests run a real broker on 127.0.0.1)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto openssl; }
+	@command -v influxd >/dev/null || { \
+		echo "installing influxdb (the InfluxDB sink's tests run a real influxd on 127.0.0.1)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq influxdb && \
+		{ ! command -v systemctl >/dev/null || $(SUDO) systemctl disable --now influxdb 2>/dev/null || true; }; }
 
 demo: venv
 	$(VENV)/bin/batmond demo --duration $(DEMO_SECONDS) $(DEMO_ARGS)
