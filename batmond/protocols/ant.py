@@ -14,7 +14,6 @@ import dataclasses
 from batmond.protocols.base import (
     BleProfile,
     Codec,
-    FrameStats,
     Request,
     StreamFramer,
     UnsupportedSwitch,
@@ -156,10 +155,6 @@ class AntCodec(Codec):
         self._framer = StreamFramer(HEADER, _frame_length, _valid)
         self._status: Sample | None = None
         self.info = DeviceInfo(manufacturer="ANT")
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def feed(self, data: bytes) -> list[str]:
         kinds = []

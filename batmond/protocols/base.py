@@ -12,7 +12,7 @@ import struct
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from batmond.limits import plausible
 from batmond.sample import DeviceInfo, Sample
@@ -131,6 +131,12 @@ class StreamFramer:
             del self._buffer[:count]
 
 
+class Framer(Protocol):
+    stats: FrameStats
+
+    def reset(self) -> None: ...
+
+
 class Codec(ABC):
     """One BMS protocol. Instances hold the decoding state of one connection to one BMS."""
 
@@ -176,9 +182,12 @@ class Codec(ABC):
         """Why ``options`` (what follows ``:`` in ``type = "name:options"``) is wrong, or ``None`` if fine."""
         return f"{cls.type_name!r} takes no options after ':'"
 
+    # Most codecs cut frames with a framer kept here; its counters are the codec's diagnostics.
+    _framer: Framer
+
     @property
-    @abstractmethod
-    def stats(self) -> FrameStats: ...
+    def stats(self) -> FrameStats:
+        return self._framer.stats
 
     @abstractmethod
     def feed(self, data: bytes) -> list[str]:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from batmond.protocols.base import (
     BleProfile,
     Codec,
-    FrameStats,
     Request,
     SerialProfile,
     StreamFramer,
@@ -128,10 +127,6 @@ class DalyCodec(Codec):
         self._polls = 0
         self._answered = False
         self.info = DeviceInfo(manufacturer="Daly")
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def request(self, data_id: int, data: bytes = b"") -> bytes:
         return frame(self.host, data_id, data)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from batmond.protocols import modbus
-from batmond.protocols.base import BleProfile, Codec, FrameStats, Request, UnsupportedSwitch, ascii_field
+from batmond.protocols.base import BleProfile, Codec, Request, UnsupportedSwitch, ascii_field
 from batmond.sample import DeviceInfo, Sample
 
 SLAVE = 0xD2
@@ -110,10 +110,6 @@ class Daly2Codec(Codec):
         self._status: Sample | None = None
         self._capacity: float | None = None
         self.info = DeviceInfo(manufacturer="Daly")
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def feed(self, data: bytes) -> list[str]:
         kinds = []

@@ -13,7 +13,6 @@ import dataclasses
 from batmond.protocols.base import (
     BleProfile,
     Codec,
-    FrameStats,
     Request,
     StreamFramer,
     UnsupportedSwitch,
@@ -108,10 +107,6 @@ class JbdCodec(Codec):
         self._cells: tuple[float, ...] | None = None
         self._switches: dict[str, bool] = {}
         self.info = DeviceInfo(manufacturer="JBD")
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def feed(self, data: bytes) -> list[str]:
         kinds = []

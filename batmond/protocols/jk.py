@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from batmond.protocols.base import (
     BleProfile,
     Codec,
-    FrameStats,
     Request,
     StreamFramer,
     UnsupportedSwitch,
@@ -206,10 +205,6 @@ class JkCodec(Codec):
         self._framer = StreamFramer(RESPONSE_HEADER, _frame_length, _valid)
         self._cell_frame: bytes | None = None
         self._settings: dict[str, bool] = {}
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     @property
     def layout(self) -> Layout:

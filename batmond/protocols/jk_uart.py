@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from batmond.protocols.base import Codec, FrameStats, Request, SerialProfile, StreamFramer, u16be
+from batmond.protocols.base import Codec, Request, SerialProfile, StreamFramer, u16be
 from batmond.sample import DeviceInfo, Sample
 
 START = b"NW"  # 4E 57
@@ -158,10 +158,6 @@ class JkUartCodec(Codec):
         super().__init__(variant)
         self._framer = StreamFramer(START, _frame_length, _valid, max_buffer=2 * MAX_FRAME)
         self._sample: Sample | None = None
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def feed(self, data: bytes) -> list[str]:
         kinds = []

@@ -10,7 +10,7 @@ LiTime packs named ``LT-12…BG-A00`` … ``A06`` speak the E&J ASCII protocol i
 
 from __future__ import annotations
 
-from batmond.protocols.base import BleProfile, Codec, FrameStats, Request, StreamFramer, i16le, i32le, u16le, u32le
+from batmond.protocols.base import BleProfile, Codec, Request, StreamFramer, i16le, i32le, u16le, u32le
 from batmond.sample import DeviceInfo, Sample
 
 HEADER = b"\x00\x00"
@@ -80,10 +80,6 @@ class LitimeCodec(Codec):
         self._framer = StreamFramer(HEADER, _frame_length, _valid)
         self._status: Sample | None = None
         self.info = DeviceInfo(manufacturer="LiTime")
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def feed(self, data: bytes) -> list[str]:
         kinds = []

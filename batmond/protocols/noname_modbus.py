@@ -17,7 +17,7 @@ The capacities are in 10 mAh: the reporter read 0x26F1 as 99.69 Ah and 0x2710 as
 from __future__ import annotations
 
 from batmond.protocols import modbus
-from batmond.protocols.base import BleProfile, Codec, FrameStats, Request
+from batmond.protocols.base import BleProfile, Codec, Request
 from batmond.sample import DeviceInfo, Sample
 
 SLAVE = 0x01
@@ -86,10 +86,6 @@ class NonameModbusCodec(Codec):
         self._blocks: dict[str, tuple[int, ...]] = {}
         self._sample: Sample | None = None
         self.info = DeviceInfo()
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def feed(self, data: bytes) -> list[str]:
         kinds = []

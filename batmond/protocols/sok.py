@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from batmond.protocols.base import BleProfile, Codec, FrameStats, Request, StreamFramer, ascii_field, i16le, u16le
+from batmond.protocols.base import BleProfile, Codec, Request, StreamFramer, ascii_field, i16le, u16le
 from batmond.sample import DeviceInfo, Sample
 
 HEADER = b"\xcc"
@@ -117,10 +117,6 @@ class SokCodec(Codec):
         self._cells: dict[int, float] = {}
         self._alarm: int | None = None
         self.info = DeviceInfo(manufacturer="SOK")
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def feed(self, data: bytes) -> list[str]:
         kinds = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from batmond.protocols.base import BleProfile, Codec, FrameStats, Request, StreamFramer, u16be
+from batmond.protocols.base import BleProfile, Codec, Request, StreamFramer, u16be
 from batmond.sample import DeviceInfo, Sample
 
 START, END = b":", b"~"
@@ -120,10 +120,6 @@ class SupervoltCodec(Codec):
         self._capacities: Capacities | None = None
         self._single_frame = False
         self.info = DeviceInfo(manufacturer="Supervolt")
-
-    @property
-    def stats(self) -> FrameStats:
-        return self._framer.stats
 
     def feed(self, data: bytes) -> list[str]:
         kinds = []

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
-from helpers import free_port
+from helpers import DaemonProcess, free_port
 
 from batmond.sim import SimSpec, Simulator
 
@@ -30,3 +31,12 @@ async def start_batteries(sim: Simulator, batteries=BATTERIES) -> None:
 @pytest.fixture
 def paths(tmp_path: Path) -> dict[str, Path]:
     return {"config": tmp_path / "batmon.toml", "log": tmp_path / "daemon.log"}
+
+
+@pytest.fixture
+def daemon(paths):
+    """`batmond run` on paths["config"]; killed at the end, and its log must hold no traceback."""
+    process = DaemonProcess(paths["config"], paths["log"])
+    yield process
+    process.stop(signal.SIGKILL)
+    assert "Traceback" not in process.log, process.log[-3000:]

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-
 import pytest
-from helpers import DaemonProcess, wait_until, write_config
+from helpers import wait_until, write_config
 
 from batmond.sim import SimSpec, Simulator
 
 from .conftest import BATTERIES, start_batteries
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def daemon(paths):
-    process = DaemonProcess(paths["config"], paths["log"])
-    yield process
-    process.stop(signal.SIGKILL)
-    assert "Traceback" not in process.log, process.log[-3000:]
 
 
 async def test_killed_transport_is_reopened(simulator, broker, watcher, daemon, paths):

@@ -6,7 +6,7 @@ import json
 import signal
 
 import pytest
-from helpers import DaemonProcess, wait_until, write_config
+from helpers import wait_until, write_config
 
 from .conftest import BATTERIES, start_batteries
 
@@ -17,14 +17,6 @@ STATUS = f"{BASE}/daemon/batmond-test/status"
 
 def discovery_topic(address: str) -> str:
     return f"homeassistant/device/batmond_{address.replace(':', '').lower()}/config"
-
-
-@pytest.fixture
-def daemon(paths):
-    process = DaemonProcess(paths["config"], paths["log"])
-    yield process
-    process.stop(signal.SIGKILL)
-    assert "Traceback" not in process.log, process.log[-3000:]
 
 
 async def test_discovery_and_values_match_the_simulator(simulator, broker, watcher, daemon, paths):

@@ -5,20 +5,12 @@ from __future__ import annotations
 import signal
 
 import pytest
-from helpers import DaemonProcess, wait_until, write_config
+from helpers import wait_until, write_config
 
 from .conftest import BATTERIES, start_batteries
 
 pytestmark = pytest.mark.e2e
 PACKS = [BATTERIES[0], BATTERIES[2]]  # jk1 and jbd1 in parallel
-
-
-@pytest.fixture
-def daemon(paths):
-    process = DaemonProcess(paths["config"], paths["log"])
-    yield process
-    process.stop(signal.SIGKILL)
-    assert "Traceback" not in process.log, process.log[-3000:]
 
 
 async def test_group_publishes_aggregates_and_leaves_stale_members_out(simulator, broker, watcher, daemon, paths):

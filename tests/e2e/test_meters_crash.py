@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import DaemonProcess, wait_until, write_config
+from helpers import wait_until, write_config
 
 from batmond.protocols import jbd
 from batmond.sim import SimSpec
@@ -26,14 +26,6 @@ PACKS = [
     SimSpec(type="jk", name="jk1", address="C8:47:8C:E4:54:0D", capacity_ah=1.0, soc=50.0),
 ]
 KILLS = 10
-
-
-@pytest.fixture
-def daemon(paths):
-    process = DaemonProcess(paths["config"], paths["log"])
-    yield process
-    process.stop(signal.SIGKILL)
-    assert "Traceback" not in process.log, process.log[-3000:]
 
 
 async def durable_meters(state_dir: Path) -> dict[str, dict[str, float]]:

@@ -7,10 +7,9 @@ daemon's request file the way packaging/libexec/bt-reset does and unfreezes the 
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import pytest
-from helpers import DaemonProcess, wait_until, write_config
+from helpers import wait_until, write_config
 
 from .conftest import BATTERIES, start_batteries
 
@@ -28,14 +27,6 @@ async def fake_helper(directory, simulator, status: int, message: str, revive: b
                 simulator.freeze_adapter(False)
             result.write_text(f"{status} {message}\n")
         await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-def daemon(paths):
-    process = DaemonProcess(paths["config"], paths["log"])
-    yield process
-    process.stop(signal.SIGKILL)
-    assert "Traceback" not in process.log, process.log[-3000:]
 
 
 async def start(simulator, broker, paths, daemon, tmp_path):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
-
 import pytest
-from helpers import DaemonProcess, wait_until, write_config
+from helpers import wait_until, write_config
 
 from .conftest import BATTERIES, start_batteries
 
@@ -15,14 +13,6 @@ pytestmark = pytest.mark.e2e
 def switch_state(watcher, alias: str, name: str) -> str | None:
     state = watcher.last_json(f"batmond/{alias}/state") or {}
     return state.get("switches", {}).get(name)
-
-
-@pytest.fixture
-def daemon(paths):
-    process = DaemonProcess(paths["config"], paths["log"])
-    yield process
-    process.stop(signal.SIGKILL)
-    assert "Traceback" not in process.log, process.log[-3000:]
 
 
 @pytest.mark.parametrize("address,type_name,alias", [BATTERIES[0], BATTERIES[2]], ids=["jk", "jbd"])

@@ -7,21 +7,13 @@ import signal
 from pathlib import Path
 
 import pytest
-from helpers import DaemonProcess, wait_until, write_config
+from helpers import wait_until, write_config
 
 from batmond.sim import SimSpec
 
 pytestmark = pytest.mark.e2e
 SHUNT = ("D3:9F:05:AC:88:DA", "victron", "shunt")
 JK = ("C8:47:8C:E4:54:0D", "jk", "jk1")
-
-
-@pytest.fixture
-def daemon(paths):
-    process = DaemonProcess(paths["config"], paths["log"])
-    yield process
-    process.stop(signal.SIGKILL)
-    assert "Traceback" not in process.log, process.log[-3000:]
 
 
 async def test_a_dummy_only_config_publishes_without_any_bluetooth(broker, watcher, daemon, paths):

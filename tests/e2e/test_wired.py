@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import DaemonProcess, wait_until
+from helpers import wait_until
 
 from batmond.sim.serial import PtyPort, SerialSimSpec, new_device
 
@@ -32,14 +32,6 @@ def wired_config(path: Path, broker_port: int, devices: list[tuple[str, str, str
                   f'alias = "{alias}"', f"board_address = {board}"]  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-@pytest.fixture
-def daemon(paths):
-    process = DaemonProcess(paths["config"], paths["log"])
-    yield process
-    process.stop(signal.SIGKILL)
-    assert "Traceback" not in process.log, process.log[-3000:]
 
 
 @pytest.fixture
