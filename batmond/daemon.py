@@ -46,6 +46,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self._notifier = sdnotify.SystemdNotifier()
         self._last_publish: float | None = None
+        self._online: dict[str, bool] = {}  # by device or group alias: what availability last said
         self._tasks: list[asyncio.Task] = []
         self._commands: set[asyncio.Task] = set()
         self.exit_code = 0
@@ -72,6 +73,7 @@ class Daemon:
             raise
         for sink in self.sinks:
             await sink.start()
+        self.hub.on_sample = self._on_sample
         self._tasks.append(asyncio.create_task(self._publish_loop(), name="publisher"))
         self._tasks.append(asyncio.create_task(self._commit_loop(), name="journal"))
         ready = asyncio.create_task(self._ready(), name="ready")  # not in _tasks: its end is not the daemon's
@@ -226,10 +228,30 @@ class Daemon:
         self.journal.close()
         self.journal = None
 
+    def _on_sample(self, device: DeviceConfig) -> None:
+        """Publish a BMS's reading as soon as its publish period is over, from the poller that recorded the
+        sample: the state leaves within a millisecond or two of the BMS's answer instead of waiting up to a
+        period for the next tick. Samples in between are averaged into the next reading."""
+        sampling = self.config.sampling
+        reading = self.hub.take_due(device, sampling.effective_publish_period, sampling.sample_period / 2)
+        if reading is None:
+            return
+        if not self._online.get(device.alias):
+            self._set_availability(device, True)
+        self._publish(reading)
+        self._last_publish = time.monotonic()
+
+    def _set_availability(self, device: DeviceConfig | GroupConfig, online: bool) -> None:
+        self._online[device.alias] = online
+        for sink in self.sinks:
+            sink.availability(device, online)
+
     async def _publish_loop(self) -> None:
+        """The timer side of publishing: availability, groups, readings no later sample came to send, and the
+        systemd status and watchdog."""
         sampling = self.config.sampling
         period = sampling.effective_publish_period
-        online: dict[str, bool] = {}
+        online = self._online
         next_at = time.monotonic()
         while True:
             next_at += period
@@ -240,19 +262,15 @@ class Daemon:
                 if online.get(alias) != fresh:
                     if online.get(alias):
                         log.warning("%s: no data for %g s, marked offline", alias, sampling.expire_values_after)
-                    online[alias] = fresh
-                    for sink in self.sinks:
-                        sink.availability(state.device, fresh)
-                reading = self.hub.take(state.device)
+                    self._set_availability(state.device, fresh)
+                reading = self.hub.take_due(state.device, period, -sampling.sample_period / 2)
                 if reading is not None:
                     self._publish(reading)
                     self._last_publish = now
             for group in self.config.groups:
                 reading = self.hub.take_group(group, sampling.expire_values_after)
                 if online.get(group.name) != (reading is not None):
-                    online[group.name] = reading is not None
-                    for sink in self.sinks:
-                        sink.availability(group, reading is not None)
+                    self._set_availability(group, reading is not None)
                 if reading is not None:
                     self._publish(reading)
             self._check_stalled(now)

@@ -40,6 +40,7 @@ class DeviceState:
     reconnects: int = 0
     last_error: str = ""
     writable: frozenset[str] = frozenset()
+    publish_due: float | None = None  # monotonic: when the next reading is due (see Hub.take_due)
 
     def fresh(self, max_age: float, now: float | None = None) -> bool:
         if self.last_sample_at is None:
@@ -66,6 +67,8 @@ class Hub:
         self.states = {device.alias: DeviceState(device) for device in devices}
         self.clock = clock  # monotonic: a wall-clock step must not reach the meters
         self.meters = MeterBook({}, max_gap)
+        # Called after every recorded sample: the daemon publishes from there as soon as a reading is due.
+        self.on_sample: Callable[[DeviceConfig], None] | None = None
 
     def restore_meters(self, recovered: Mapping[str, tuple[str, MeterValues]]) -> None:
         """Continue from the journal's values; only done before the first sample."""
@@ -89,6 +92,8 @@ class Hub:
         state.stats = stats
         if info is not None:
             state.info = info
+        if self.on_sample is not None:
+            self.on_sample(device)
 
     def take(self, device: DeviceConfig) -> Reading | None:
         """The averaged sample since the last call, or ``None`` if nothing new arrived."""
@@ -100,6 +105,21 @@ class Hub:
         durable = self.meters.durable.get(device.stable_id)
         meters = durable.copy() if durable else None
         return Reading(device, sample, state.info, state.diagnostics(), meters, state.writable)
+
+    def take_due(self, device: DeviceConfig, period: float, slack: float) -> Reading | None:
+        """Like :meth:`take`, but only once the device's publish period is over.
+
+        A reading may go ``slack`` seconds early (a sample that arrives a little before its time must not wait
+        a whole extra period); a negative slack means only once it is that late. Due times follow a grid of
+        ``period`` so early and late samples do not shift the rhythm; after a gap the grid restarts from now.
+        """
+        state = self.states[device.alias]
+        now = self.clock()
+        if not state.pending or (state.publish_due is not None and now < state.publish_due - slack):
+            return None
+        due = state.publish_due if state.publish_due is not None else now
+        state.publish_due = max(due + period, now + period - abs(slack))
+        return self.take(device)
 
     def take_group(self, group: GroupConfig, max_age: float) -> Reading | None:
         """The group's reading from its members' latest fresh samples; ``None`` when no member is fresh."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from batmond.config import DeviceConfig
-from batmond.hub import Hub
+from batmond.hub import Hub, Reading
 from batmond.protocols.base import FrameStats
 from batmond.sample import Sample, average
 
@@ -59,3 +59,33 @@ def test_fast_values_are_averaged_over_a_publish_period_and_the_rest_is_latest()
 def test_average_skips_missing_values():
     merged = average([Sample(voltage=50.0), Sample(voltage=None, current=2.0), Sample(voltage=52.0)])
     assert merged.voltage == 51.0 and merged.current == 2.0
+
+
+def test_a_reading_is_due_once_per_publish_period_on_a_fixed_grid():
+    device = DeviceConfig("C8:47:8C:E4:54:0D", "jk", "b1")
+    now = [0.0]
+    hub = Hub((device,), clock=lambda: now[0])
+
+    def sample_at(t: float, volts: float) -> Reading | None:
+        now[0] = t
+        hub.record(device, Sample(voltage=volts), None, FrameStats())
+        return hub.take_due(device, 1.0, 0.5)
+
+    assert sample_at(0.0, 50.0).sample.voltage == 50.0  # the first sample goes out at once
+    assert sample_at(0.95, 51.0).sample.voltage == 51.0  # a little early: still this period's reading
+    assert sample_at(1.4, 52.0) is None  # too early: kept for the next one
+    assert sample_at(1.96, 54.0).sample.voltage == pytest.approx(53.0)  # averaged with the kept one
+    assert sample_at(2.2, 55.0) is None
+    now[0] = 3.2
+    assert hub.take_due(device, 1.0, -0.5) is None  # the publisher's tick waits for the next sample a while
+    now[0] = 3.6
+    assert hub.take_due(device, 1.0, -0.5).sample.voltage == 55.0  # it did not come: send what there is
+
+
+def test_every_recorded_sample_is_announced():
+    device = DeviceConfig("C8:47:8C:E4:54:0D", "jk", "b1")
+    hub = Hub((device,))
+    seen: list[str] = []
+    hub.on_sample = lambda d: seen.append(d.alias)
+    hub.record(device, Sample(voltage=50.0), None, FrameStats())
+    assert seen == ["b1"]
