@@ -21,9 +21,7 @@ fail() { echo "deb-test: FAILED: $*" >&2; exit 1; }
 in_root() { chroot "$ROOT" "$@"; }
 
 cleanup() {
-  for mount in "$ROOT/proc" "$ROOT/dev/pts" "$ROOT/dev"; do
-    if mountpoint -q "$mount"; then umount -l "$mount"; fi
-  done
+  if mountpoint -q "$ROOT/proc"; then umount -l "$ROOT/proc"; fi
 }
 trap cleanup EXIT
 
@@ -67,11 +65,11 @@ if [ ! -s "$tarball" ]; then
   tar -C "$WORK/bootstrap" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
   rm -rf "$WORK/bootstrap"
 fi
-rm -rf "$ROOT" && mkdir -p "$ROOT"
+cleanup # mounts a killed run may have left: never let rm reach the host's /dev or /proc
+rm -rf --one-file-system "$ROOT" && mkdir -p "$ROOT"
+# debootstrap made the device nodes apt and dpkg need: no bind mount of the host's /dev.
 tar -C "$ROOT" -xf "$tarball"
 mount -t proc proc "$ROOT/proc"
-mount --bind /dev "$ROOT/dev"
-mount --bind /dev/pts "$ROOT/dev/pts"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 printf 'deb %s bookworm main\n' "$mirror" >"$ROOT/etc/apt/sources.list"
 
@@ -137,8 +135,12 @@ command -v systemd-nspawn >/dev/null || apt-get install -y -qq systemd-container
 in_root apt-get install -y -qq --no-install-recommends systemd systemd-sysv >"$WORK/systemd.log" 2>&1 \
   || { tail -20 "$WORK/systemd.log"; fail "installing systemd into the chroot"; }
 cp "$ROOT/etc/batmon.toml" "$WORK/batmon.toml.saved"
-# A config the daemon runs with here: no broker, and an adapter this machine does not have (it keeps retrying).
-printf '[mqtt]\nenabled = false\n[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\n' >"$ROOT/etc/batmon.toml"
+# No broker; one JK BMS served by `batmond sim` (a plain root service, outside the sandbox) over TCP: the daemon
+# reads it through bumble inside the full sandbox.
+printf '[mqtt]\nenabled = false\n[bluetooth]\ntransport = "tcp-client:127.0.0.1:9100"\n' >"$ROOT/etc/batmon.toml"
+printf '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\nalias = "battery1"\n' >>"$ROOT/etc/batmon.toml"
+printf '[Unit]\nBefore=batmond.service\n[Service]\nExecStart=/usr/bin/batmond sim --config /etc/batmon.toml\n' \
+  >"$ROOT/etc/systemd/system/pkgtest-sim.service"
 # Shorter times than in production, so that each mechanism shows within seconds.
 mkdir -p "$ROOT/etc/systemd/system/batmond.service.d" "$ROOT/etc/systemd/system/batmond-retry.timer.d"
 printf '[Unit]\nStartLimitIntervalSec=30s\nStartLimitBurst=4\n[Service]\nWatchdogSec=4s\nRestartSec=1s\n' \
@@ -151,9 +153,9 @@ exec >/root/pkgtest.log 2>&1
 prop() { systemctl show -p "$1" --value batmond; }
 check() { if [ "$2" = "$3" ]; then echo "ok $1: $2"; else echo "FAIL $1: '$2', expected '$3'"; fi; }
 wait_for() { i=0; while [ $i -lt "$1" ] && ! eval "$2"; do sleep 1; i=$((i + 1)); done; }
-wait_for 60 '[ "$(prop ActiveState)" = active ] && [ -n "$(prop StatusText)" ]'
+wait_for 90 '[ "$(prop ActiveState)" = active ] && prop StatusText | grep -q "^1/1 BMS online"'
 check "started (READY=1 through the sandbox)" "$(prop ActiveState)/$(prop SubState)" active/running
-echo "ok status: $(prop StatusText)"
+check "reads the simulated BMS" "$(prop StatusText | cut -c1-14)" "1/1 BMS online"
 pid=$(prop MainPID)
 check "user" "$(stat -c %U /proc/$pid)" batmond
 check "effective capabilities (CAP_NET_ADMIN)" "$(awk '/^CapEff/ { print $2 }' /proc/$pid/status)" 0000000000001000
@@ -183,7 +185,9 @@ SCRIPT
 chmod 755 "$ROOT/usr/local/sbin/pkgtest"
 printf '[Unit]\nAfter=batmond.service\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/pkgtest\n' \
   >"$ROOT/etc/systemd/system/pkgtest.service"
-ln -sf /etc/systemd/system/pkgtest.service "$ROOT/etc/systemd/system/multi-user.target.wants/pkgtest.service"
+for unit in pkgtest.service pkgtest-sim.service; do
+  ln -sf "/etc/systemd/system/$unit" "$ROOT/etc/systemd/system/multi-user.target.wants/$unit"
+done
 cleanup
 timeout 300 systemd-nspawn -q -D "$ROOT" -b --register=no --keep-unit --capability=CAP_NET_ADMIN \
   --console=passive >"$WORK/boot.log" 2>&1 || true
@@ -191,12 +195,10 @@ cat "$ROOT/root/pkgtest.log" 2>/dev/null || true
 grep -qx done "$ROOT/root/pkgtest.log" && ! grep -q '^FAIL' "$ROOT/root/pkgtest.log" \
   || { in_root journalctl -D /var/log/journal -u batmond --no-pager | tail -30; fail "service behaviour under systemd"; }
 rm -rf "$ROOT/etc/systemd/system/batmond.service.d" "$ROOT/etc/systemd/system/batmond-retry.timer.d" \
-  "$ROOT/etc/systemd/system/pkgtest.service" "$ROOT/etc/systemd/system/multi-user.target.wants/pkgtest.service" \
+  "$ROOT"/etc/systemd/system/pkgtest*.service "$ROOT"/etc/systemd/system/multi-user.target.wants/pkgtest*.service \
   "$ROOT/usr/local/sbin/pkgtest" "$ROOT/root/pkgtest.log"
 cp "$WORK/batmon.toml.saved" "$ROOT/etc/batmon.toml"
 mount -t proc proc "$ROOT/proc"
-mount --bind /dev "$ROOT/dev"
-mount --bind /dev/pts "$ROOT/dev/pts"
 
 step "purge"
 in_root apt-get purge -y -qq batmond >"$WORK/purge.log" 2>&1 || { tail -30 "$WORK/purge.log"; fail "purge"; }
@@ -208,6 +210,6 @@ left=$(cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./dev -o -path ./srv/
 ! in_root dpkg-statoverride --list /etc/batmon.toml >/dev/null || fail "statoverride left after purge"
 
 cleanup
-rm -rf "$ROOT" # 400 MB; a failed run leaves it for a look
+rm -rf --one-file-system "$ROOT" # 400 MB; a failed run leaves it for a look
 step "done in $((SECONDS - START)) s"
 echo "deb-test: 1 passed, 0 failed"
