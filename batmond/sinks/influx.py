@@ -1,12 +1,13 @@
 """InfluxDB sink: line protocol over HTTP to InfluxDB 1.x (``/write``) or 2.x/3.x (``/api/v2/write``).
 
 Points wait in a bounded in-memory queue and go out in batches from a worker thread, so a slow or absent server
-never stalls the event loop. While the server is unreachable (connection errors, timeouts, 5xx, 429) the queue
-keeps the newest points and the writer retries with exponential backoff. A batch the server refuses (any other
-4xx: bad data, authentication, a missing database) is logged once per reason and dropped: sending it again
-cannot succeed, and retrying it forever would block every later point. Each point carries its own timestamp and
-InfluxDB keeps one value per series, field and timestamp, so a batch sent twice (its answer got lost) is still
-stored once.
+never stalls the event loop. Every full batch is gzip-compressed as it is sealed: a point is about 1 KB of text
+and a day's backlog must fit a small board's memory. While the server is unreachable (connection errors,
+timeouts, 5xx, 429) the queue keeps the newest batches and the writer retries with exponential backoff. A batch
+the server refuses (any other 4xx: bad data, authentication, a missing database) is logged once per reason and
+dropped: sending it again cannot succeed, and retrying it forever would block every later point. Each point
+carries its own timestamp and InfluxDB keeps one value per series, field and timestamp, so a batch sent twice
+(its answer got lost) is still stored once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from batmond import __version__
@@ -113,6 +115,17 @@ def backoff(initial: float, maximum: float) -> Iterator[float]:
     return itertools.accumulate(itertools.repeat(None), lambda delay, _: min(maximum, delay * 2), initial=initial)
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    count: int  # points
+    body: bytes  # gzip-compressed line protocol, one request
+
+
+def seal(points: list[str]) -> Batch:
+    # Compression level 5: a Pi's CPU matters more than the last few percent.
+    return Batch(len(points), gzip.compress("\n".join(points).encode(), compresslevel=5))
+
+
 class InfluxSink(Sink):
     def __init__(
         self,
@@ -124,11 +137,12 @@ class InfluxSink(Sink):
         self.url = write_url(config)
         self.retry_delays = retry_delays
         self.clock = clock  # wall clock, ns: points are stamped when the sample is published, not when written
-        self.queue: deque[tuple[int, str]] = deque()  # (sequence number, line)
+        self.batches: deque[Batch] = deque()  # sealed, oldest first
+        self.tail: list[str] = []  # the newest points, fewer than batch_size
+        self.queued = 0  # points in batches and tail
         self.written = 0  # points the server accepted
         self.rejected = 0  # points in batches the server refused
         self.dropped = 0  # oldest points dropped because the queue was full
-        self._sequence = itertools.count()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._delays: Iterator[float] | None = None  # set while the server is unreachable
@@ -157,16 +171,18 @@ class InfluxSink(Sink):
         log.info("writing to %s every %g s or %d points", self.target, self.config.flush_interval,
                  self.config.batch_size)  # fmt: skip
         self._task = asyncio.create_task(self._run(), name="influxdb")
+        self._task.add_done_callback(_report_crash)
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self.queue and self._delays is None:  # one last round, so a restart loses nothing the server takes
-            await self._flush()
-        if self.queue:
-            log.warning("%s: %d point(s) not written at shutdown", self.target, len(self.queue))
+        if self.queued and self._delays is None:  # one last round, so a restart loses nothing the server takes
+            with contextlib.suppress(TimeoutError):  # bounded: systemd waits for the stop only so long
+                await asyncio.wait_for(self._flush(), self.config.timeout)
+        if self.queued:
+            log.warning("%s: %d point(s) not written at shutdown", self.target, self.queued)
 
     # -- Sink ------------------------------------------------------------------------------------------
     def publish(self, reading: Reading) -> None:
@@ -174,16 +190,23 @@ class InfluxSink(Sink):
                      self.clock() // 1_000_000)  # fmt: skip
         if point is None:
             return
-        if len(self.queue) >= self.config.max_queue:
-            self.queue.popleft()
-            self.dropped += 1
+        self.tail.append(point)
+        self.queued += 1
+        if len(self.tail) >= self.config.batch_size:
+            self._seal()
+            self._wake.set()
+        while self.queued > self.config.max_queue:  # max_queue >= batch_size: there is a sealed batch to drop
+            count = self.batches.popleft().count
+            self.queued -= count
+            self.dropped += count
             if not self._dropping:
                 log.warning("%s: queue full (%d points); dropping the oldest until the server takes data again",
                             self.target, self.config.max_queue)  # fmt: skip
-            self._dropping += 1
-        self.queue.append((next(self._sequence), point))
-        if len(self.queue) >= self.config.batch_size:
-            self._wake.set()
+            self._dropping += count
+
+    def _seal(self) -> None:
+        self.batches.append(seal(self.tail))
+        self.tail = []
 
     def availability(self, device: DeviceConfig, online: bool) -> None:
         pass  # a gap in the series says it; InfluxDB has no notion of an offline device
@@ -201,19 +224,21 @@ class InfluxSink(Sink):
 
     async def _flush(self) -> None:
         """Write what is queued, batch by batch, until the queue is empty or the server is unreachable."""
-        while self.queue:
-            batch = list(itertools.islice(self.queue, self.config.batch_size))
-            status, detail = await asyncio.to_thread(self._post, "\n".join(point for _, point in batch))
+        while self.queued:
+            if not self.batches:
+                self._seal()
+            batch = self.batches[0]
+            status, detail = await asyncio.to_thread(self._post, batch.body)
             if status is None or status == 429 or status >= 500:
                 self._unreachable(f"HTTP {status}: {detail}" if status else detail)
                 return
-            last = batch[-1][0]
-            while self.queue and self.queue[0][0] <= last:  # the oldest may have been dropped meanwhile
-                self.queue.popleft()
+            if self.batches and self.batches[0] is batch:  # unless the queue overflowed meanwhile and dropped it
+                self.batches.popleft()
+                self.queued -= batch.count
             if 200 <= status < 300:
-                self._wrote(len(batch))
+                self._wrote(batch.count)
             else:
-                self._refused(status, detail, len(batch))
+                self._refused(status, detail, batch.count)
 
     def _unreachable(self, reason: str) -> None:
         if self._delays is None:
@@ -226,7 +251,7 @@ class InfluxSink(Sink):
     def _wrote(self, count: int) -> None:
         self.written += count
         if self._delays is not None:
-            log.info("%s writable again; %d point(s) still queued", self.target, len(self.queue))
+            log.info("%s writable again; %d point(s) still queued", self.target, self.queued)
             self._delays = None
         if self._dropping:
             log.warning("%s: %d oldest point(s) were dropped while the queue was full", self.target, self._dropping)
@@ -244,11 +269,10 @@ class InfluxSink(Sink):
                 404: " (does the database or bucket exist?)"}.get(status, "")  # fmt: skip
         log.error("%s refused %d point(s), dropped: %s%s", self.target, count, reason, hint)
 
-    def _post(self, text: str) -> tuple[int | None, str]:
+    def _post(self, body: bytes) -> tuple[int | None, str]:
         """On a worker thread: (HTTP status, server's error text), or (None, reason) when there was no answer."""
-        body = text.encode()
-        if self.config.gzip:
-            body = gzip.compress(body, compresslevel=5)  # a Pi's CPU matters more than the last few percent
+        if not self.config.gzip:
+            body = gzip.decompress(body)
         request = urllib.request.Request(self.url, data=body, headers=self._headers, method="POST")
         try:
             with self._opener.open(request, timeout=self.config.timeout) as response:
@@ -258,6 +282,11 @@ class InfluxSink(Sink):
                 return exc.code, _error_text(exc.read(4096))
         except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
             return None, str(getattr(exc, "reason", exc)) or type(exc).__name__
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("the InfluxDB writer stopped on a bug; nothing more is written", exc_info=exc)
 
 
 def _error_text(body: bytes) -> str:
