@@ -15,6 +15,7 @@ import tomlkit
 import tomlkit.exceptions
 
 from batmond import algorithms
+from batmond.aio import AioUnavailable, aio_type
 from batmond.groups import GroupConfig
 from batmond.protocols import base_type, codec_for, codec_types
 
@@ -398,6 +399,11 @@ def _check(config: Config, ctx: _Context) -> None:
     for i, device in enumerate(config.devices):
         where = ("device", i)
         codec = known_types.get(base_type(device.type))
+        if codec is None:  # perhaps one of the BMS read through aiobmsble (batmond/aio)
+            try:
+                codec = aio_type(device.type)
+            except AioUnavailable as exc:
+                raise ctx.error(where, "type", str(exc)) from None
         if codec is None:
             hint = difflib.get_close_matches(device.type, known_types, n=1)
             suggestion = f"did you mean {hint[0]!r}? " if hint else ""

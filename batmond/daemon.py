@@ -12,6 +12,7 @@ from pathlib import Path
 import sdnotify
 
 from batmond import algorithms, meters
+from batmond.aio import AioType
 from batmond.config import Config, DeviceConfig, check_bluetooth_support
 from batmond.groups import GroupConfig
 from batmond.hub import Hub, Reading
@@ -142,8 +143,14 @@ class Daemon:
             if device.is_serial and self.serial is not None:
                 # RS485 is half duplex: the BMS of one bus take turns even when sampling is concurrent.
                 device_turn = turn or self.serial.bus(device.adapter, codec_type.serial).lock
-            poller = Poller(device, codec_type, self._connector(device, codec_type), self.config.sampling,
-                            self.hub, device_turn)  # fmt: skip
+            if isinstance(codec_type, AioType):  # aiobmsble runs its own exchanges (batmond/aio)
+                from batmond.aio.driver import AioPoller
+
+                assert self.adapter is not None
+                poller = AioPoller(device, codec_type, self.adapter, self.config.sampling, self.hub, device_turn)
+            else:
+                poller = Poller(device, codec_type, self._connector(device, codec_type), self.config.sampling,
+                                self.hub, device_turn)  # fmt: skip
             self.pollers[device.alias] = poller
             self.hub.state(device).writable = frozenset() if device.read_only else codec_type.writable_switches
             self._tasks.append(asyncio.create_task(poller.run(), name=f"bms-{device.alias}"))

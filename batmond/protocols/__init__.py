@@ -6,8 +6,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
+from typing import TYPE_CHECKING
 
 from batmond.protocols.base import Codec
+
+if TYPE_CHECKING:
+    from batmond.aio import AioType
 
 
 @cache
@@ -29,8 +33,14 @@ def base_type(type_name: str) -> str:
     return type_name.split(":", 1)[0]
 
 
-def codec_for(type_name: str) -> type[Codec]:
-    try:
-        return codec_types()[base_type(type_name)]
-    except KeyError:
-        raise KeyError(f"unknown BMS type {type_name!r} (known: {', '.join(codec_types())})") from None
+def codec_for(type_name: str) -> type[Codec] | AioType:
+    """The codec class of a config type; a BMS read through aiobmsble (batmond/aio) comes as its stand-in."""
+    codec = codec_types().get(base_type(type_name))
+    if codec is not None:
+        return codec
+    from batmond.aio import aio_type  # late: batmond.aio itself imports batmond.protocols.base
+
+    found = aio_type(type_name)
+    if found is None:
+        raise KeyError(f"unknown BMS type {type_name!r} (known: {', '.join(codec_types())})")
+    return found

@@ -20,8 +20,8 @@ import re
 import socket
 import time
 import weakref
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from bumble import att, core, hci, smp
 from bumble.device import Connection, Device, DeviceConfiguration, Peer
@@ -315,6 +315,19 @@ class BleAdapter:
 
     async def connect(self, target: str, profile: BleProfile, description: str, pin: str | None = None) -> BleLink:
         """Connect, pair (PIN), exchange the MTU, discover and subscribe: only then is the BMS "connected"."""
+        if profile.explore:
+            from batmond.transports.snoop import SnoopLink  # the GATT explorer builds on this module
+
+            return await self._open(target, description, pin, SnoopLink, lambda link: link.explore())
+        return await self._open(target, description, pin, BleLink, lambda link: self._setup(link, profile))
+
+    async def connect_gatt(self, target: str, description: str, pin: str | None = None) -> BleLink:
+        """Connect, pair (PIN), exchange the MTU and discover every service and characteristic, subscribing to
+        nothing: for clients that run the GATT exchanges themselves (aiobmsble's BMS, batmond/aio)."""
+        return await self._open(target, description, pin, BleLink, self._discover_all)
+
+    async def _open(self, target: str, description: str, pin: str | None, link_class: type[BleLink],
+                    setup: Callable[[Any], Awaitable[None]]) -> BleLink:  # fmt: skip
         refused = self._refused.get(target)
         if refused is not None and refused[0] == pin and time.monotonic() - refused[1] < WRONG_PIN_HOLDOFF:
             raise LinkError(wrong_pin_message(description))
@@ -327,21 +340,30 @@ class BleAdapter:
                 raise LinkError(f"{description}: not reachable within {self.connect_timeout:g} s") from None
             except BUMBLE_ERRORS as exc:
                 raise LinkError(f"{description}: connect failed: {describe(exc)}") from None
-        if profile.explore:
-            from batmond.transports.snoop import SnoopLink  # the GATT explorer builds on this module
-
-            link: BleLink = SnoopLink(description, connection, Peer(connection))
-        else:
-            link = BleLink(description, connection, Peer(connection))
+        link = link_class(description, connection, Peer(connection))
         self._links.add(link)
         try:
             if pin:
                 await self._secure(link, target, pin)
-            await (link.explore() if profile.explore else self._setup(link, profile))  # type: ignore[attr-defined]
+            await setup(link)
         except BaseException:
             await link.close()
             raise
         return link
+
+    async def _discover_all(self, link: BleLink) -> None:
+        peer = link.peer
+        mtu = await gatt(link, peer.request_mtu(REQUESTED_MTU))
+        for service in await gatt(link, peer.discover_services()):
+            await gatt(link, service.discover_characteristics())
+        log.debug("%s: MTU %d, %d services discovered", link.description, mtu, len(peer.services))
+
+    def advertised_name(self, mac: str) -> str | None:
+        """The name a device advertised, if it was seen advertising one while resolving."""
+        for key, address in self._seen.items():
+            if not MAC_LIKE.match(key) and address.to_string(False).upper() == mac.upper():
+                return key
+        return None
 
     async def _secure(self, link: BleLink, target: str, pin: str) -> None:
         """Re-encrypt with the stored keys, or pair with the PIN when there are none."""
