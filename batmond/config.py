@@ -496,11 +496,11 @@ def _check_control(config: Config, ctx: _Context) -> None:
 
 def _check_influxdb(influx: InfluxConfig, ctx: _Context) -> None:
     where = ("influxdb", None)
-    url = urlsplit(influx.url)
     try:
+        url = urlsplit(influx.url)
         url.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        url = url._replace(scheme="")
+    except ValueError:  # that, or a broken IPv6 address ("http://[")
+        url = urlsplit("")
     if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
         raise ctx.error(where, "url", "must look like http://host:8086 or https://host/prefix")
     if url.username is not None:

@@ -495,6 +495,7 @@ DEVICE_TOML = '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\n'
         ('url = "ftp://x"\ndatabase = "b"\n', "c.toml:5: [influxdb] url: must look like http://host:8086"),
         ('url = "http://x:port"\ndatabase = "b"\n', "c.toml:5: [influxdb] url: must look like"),
         ('url = "http://u:p@x"\ndatabase = "b"\n', "c.toml:5: [influxdb] url: put credentials in"),
+        ('url = "http://[::1"\ndatabase = "b"\n', "c.toml:5: [influxdb] url: must look like"),
         ('token = "t"\nbucket = "b"\n', "c.toml:4: [influxdb] org: InfluxDB 2 needs token, org and bucket"),
         ('token = "t"\norg = "o"\nbucket = "b"\ndatabase = "d"\n', "c.toml:8: [influxdb] database: is an InfluxDB 1"),
         ('database = "d"\npassword = "p"\n', "c.toml:4: [influxdb] username: password is set but username"),
