@@ -33,6 +33,16 @@ if [ "$changelog_version" != "$VERSION" ]; then
   exit 1
 fi
 
+# Every runtime dependency in pyproject.toml must be pinned for the package.
+python3 - <<'PY'
+import re, sys, tomllib
+def name(requirement): return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+wanted = {name(r) for r in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]}
+pinned = {name(line) for line in open("packaging/vendor-requirements.txt") if line.strip() and line[0] != "#"}
+if wanted - pinned:
+    sys.exit(f"build-deb: pin {', '.join(sorted(wanted - pinned))} in packaging/vendor-requirements.txt")
+PY
+
 src="$OUT/src/batmond-$VERSION"
 rm -rf "$OUT/src" && mkdir -p "$src"
 tar -c --exclude=__pycache__ batmond pyproject.toml README.md packaging | tar -x -C "$src"
