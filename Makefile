@@ -5,8 +5,13 @@ PY := $(VENV)/bin/python
 DEMO_SECONDS ?= 30
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The aiobmsble extra (batmond/aio) needs Python >= 3.12: its tests run in a venv of their own, made with the first
+# Python >= 3.12 found here (or AIO_PYTHON); `make test` skips them, saying so, where there is none.
+AIO_VENV ?= .venv312
+AIO_PYTHON ?= $(shell for p in python3 python3.12 python3.13 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: demo test lint format venv system-deps clean deb apt-repo deb-test binary
+.PHONY: demo test test-aiobmsble lint format venv system-deps clean deb apt-repo deb-test binary
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,6 +24,12 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 venv: $(VENV)/.installed
+
+$(AIO_VENV)/.installed: pyproject.toml
+	$(AIO_PYTHON) -m venv $(AIO_VENV)
+	$(AIO_VENV)/bin/python -m pip install -q --upgrade pip
+	$(AIO_VENV)/bin/python -m pip install -q -e '.[test,aiobmsble]'
+	@touch $@
 
 # mosquitto is a real broker the end-to-end tests start on 127.0.0.1; openssl makes their TLS certificates.
 # influxdb: the tests start their own influxd; the package's service (listening on every interface) is turned off.
@@ -37,6 +48,16 @@ demo: venv
 test: venv system-deps
 	$(VENV)/bin/ruff check batmond tests
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-aiobmsble
+
+# Only the tests of the aiobmsble extra (tests/aio), under Python >= 3.12; the rest of the suite skips them.
+test-aiobmsble: system-deps
+	@if [ -z "$(AIO_PYTHON)" ]; then \
+		echo "test-aiobmsble skipped: the aiobmsble extra needs Python >= 3.12 and none was found (set AIO_PYTHON)"; \
+	else \
+		$(MAKE) --no-print-directory $(AIO_VENV)/.installed AIO_PYTHON=$(AIO_PYTHON) && \
+		$(AIO_VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests/aio; \
+	fi
 
 lint: venv
 	$(VENV)/bin/ruff check batmond tests
@@ -61,4 +82,4 @@ binary:
 	packaging/build-binary.sh
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AIO_VENV) build dist *.egg-info .pytest_cache .ruff_cache
