@@ -12,6 +12,7 @@ from batmond import __version__
 from batmond.config import DEFAULT_PATH, ConfigError, load
 
 log = logging.getLogger("batmond")
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG; batmond.service has RestartPreventExitStatus=78
 
 
 def setup_logging(level: str = "info", timestamps: bool | None = None) -> None:
@@ -212,4 +213,5 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"batmond: {exc}", file=sys.stderr)
-        return 1
+        # The daemon exits EX_CONFIG on a bad config so systemd does not restart it in a loop for nothing.
+        return EXIT_CONFIG if args.command == "run" else 1

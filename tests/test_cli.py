@@ -40,11 +40,11 @@ def test_top_level_help_lists_the_subcommands():
         assert command in result.stdout
 
 
-def test_run_with_a_broken_config_is_one_line_and_exit_1(tmp_path):
+def test_run_with_a_broken_config_is_one_line_and_exit_78(tmp_path):
     config = tmp_path / "batmon.toml"
     config.write_text("[sampling]\nsample_period = -1\n")
     result = batmond("run", "--config", str(config))
-    assert result.returncode == 1
+    assert result.returncode == 78  # EX_CONFIG: systemd does not restart the daemon for nothing
     assert result.stderr.strip() == f"batmond: {config}:2: [sampling] sample_period: must be greater than 0"
 
 
