@@ -9,6 +9,7 @@ from bumble import core
 from bumble.device import Device
 from bumble.transport import open_transport
 
+from batmond.aio import FORCE_SUFFIX, installed_plugins
 from batmond.protocols import codec_types
 from batmond.transports.ble import POWER_ON_TIMEOUT, own_address
 
@@ -19,6 +20,8 @@ class Seen:
     name: str = ""
     rssi: int | None = None
     services: set[str] = field(default_factory=set)
+    manufacturer: dict[int, bytes] = field(default_factory=dict)  # company id -> data
+    service_data: dict[str, bytes] = field(default_factory=dict)  # full UUID -> data
 
     @property
     def suggested_types(self) -> list[str]:
@@ -31,6 +34,11 @@ class Seen:
             by_name = any(self.name.startswith(prefix) for prefix in profile.name_prefixes)
             if by_service or by_name:
                 found.append(type_name)
+        if installed_plugins() is not None:  # the aiobmsble extra: its matchers know the other brands
+            from batmond.aio.scan import suggest
+
+            more = suggest(self.address, self.name, self.services, self.manufacturer, self.service_data, codec_types())
+            found += [t for t in more if t.removesuffix(FORCE_SUFFIX) not in found]  # batmond's own type first
         return found
 
 
@@ -71,6 +79,11 @@ async def scan(transport: str, seconds: float) -> list[Seen]:
             if name:
                 entry.name = str(name)
             entry.services |= _services(advertisement)
+            for company, data in advertisement.data.get_all(core.AdvertisingData.MANUFACTURER_SPECIFIC_DATA) or []:
+                entry.manufacturer[company] = bytes(data)
+            for kind in (core.AdvertisingData.SERVICE_DATA_16_BIT_UUID, core.AdvertisingData.SERVICE_DATA_128_BIT_UUID):
+                for uuid, data in advertisement.data.get_all(kind) or []:
+                    entry.service_data[_full_uuid(uuid.to_hex_str("-").lower())] = bytes(data)
 
         device.on("advertisement", on_advertisement)
         await device.start_scanning(filter_duplicates=False)
