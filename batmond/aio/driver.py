@@ -141,15 +141,15 @@ class AioPoller:
             self.log.debug("no device information: %s", exc or type(exc).__name__)
         missed = 0
         while True:
-            cycle_start = time.monotonic()
             if sample is not None:
                 self._backoff = RECONNECT_BACKOFF[0]
                 self.hub.record(self.device, sample, state.info, self.stats)
+            await self._wait(self.sampling.sample_period - (time.monotonic() - started))
+            # aiobmsble would quietly reconnect in the next update: a lost link is reported (and backed off) here.
             if self.sampling.keep_alive and not bms.is_connected:
                 link = self.target.link
                 raise UpdateFailed(link.close_reason if link is not None and link.close_reason else "link closed")
-            remaining = self.sampling.sample_period - (time.monotonic() - cycle_start)
-            await self._wait(remaining)
+            started = time.monotonic()
             try:
                 sample = await self._update(bms)
                 missed = 0
@@ -212,5 +212,5 @@ class AioPoller:
     async def _close(self) -> None:
         if self._bms is not None:
             with contextlib.suppress(*LINK_ERRORS):
-                await self._bms.disconnect()
+                await self._bms.disconnect(reset=True)  # also forgets the write mode it detected
         self.hub.state(self.device).connected = False
