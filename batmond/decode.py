@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
+from batmond.aio import AioType, AioUnavailable
 from batmond.protocols import codec_for
 from batmond.protocols.base import Codec
 
@@ -27,7 +28,13 @@ def parse_hex(text: str) -> bytes:
 
 
 def decode(type_name: str, notifications: list[bytes]) -> dict[str, Any]:
-    codec: Codec = codec_for(type_name)()
+    try:
+        codec_type = codec_for(type_name)
+    except AioUnavailable as exc:
+        raise DecodeError(str(exc)) from None
+    if isinstance(codec_type, AioType):  # its decoder is inside aiobmsble's BMS class, which does its own I/O
+        raise DecodeError(f"{type_name!r} is decoded by aiobmsble while reading the BMS, not offline")
+    codec: Codec = codec_type()
     kinds = [kind for data in notifications for kind in codec.feed(data)]
     sample = codec.sample()
     if sample is None and not kinds:

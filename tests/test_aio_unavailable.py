@@ -9,6 +9,7 @@ import pytest
 
 from batmond.aio import KNOWN_PLUGINS
 from batmond.config import ConfigError, parse
+from batmond.decode import DecodeError, decode
 
 pytestmark = pytest.mark.skipif(
     sys.version_info >= (3, 12) and importlib.util.find_spec("aiobmsble") is not None,
@@ -39,3 +40,8 @@ def test_batmonds_own_types_and_unknown_names_are_unaffected():
     with pytest.raises(ConfigError, match="unknown BMS type 'dummy_ble'"):  # aiobmsble's template is no device
         parse(device("dummy_ble"), "c.toml")
     assert "dummy" not in KNOWN_PLUGINS and "seplos" in KNOWN_PLUGINS
+
+
+def test_decode_says_the_same_instead_of_failing():
+    with pytest.raises(DecodeError, match="'seplos' is read through aiobmsble"):
+        decode("seplos", [bytes.fromhex("00010a010000000000000300007e35")])

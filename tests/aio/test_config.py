@@ -11,6 +11,7 @@ import pytest
 
 from batmond.aio import KNOWN_PLUGINS, AioType, installed_plugins
 from batmond.config import ConfigError, parse
+from batmond.decode import DecodeError, decode
 from batmond.protocols import codec_for, codec_types
 
 from .conftest import NEEDS_EXTRA
@@ -69,3 +70,8 @@ def test_check_config_counts_them_as_bluetooth(tmp_path: Path):
                             text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "2 Bluetooth" in result.stdout
+
+
+def test_batmond_decode_cannot_take_an_aiobmsble_type():
+    with pytest.raises(DecodeError, match="'seplos' is decoded by aiobmsble while reading the BMS, not offline"):
+        decode("seplos", [bytes.fromhex("00010a010000000000000300007e35")])
