@@ -89,11 +89,16 @@ class Daemon:
         finally:
             self._notifier.notify("STOPPING=1")
             ready.cancel()
+            # Pollers first, while the adapter is still there to say goodbye to each BMS; then the rest.
+            pollers = [task for task in self._tasks if task.get_name().startswith("bms-")]
+            for task in pollers:
+                task.cancel()
+            await asyncio.gather(*pollers, return_exceptions=True)
+            for poller in self.pollers.values():
+                await poller.close()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            for poller in self.pollers.values():
-                await poller._close()
             await self._close_journal()
             for sink in self.sinks:
                 await sink.stop()

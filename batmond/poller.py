@@ -64,7 +64,7 @@ class Poller:
             except (LinkError, NoAnswer) as exc:
                 self._lost(str(exc))
             finally:
-                await self._close()
+                await self.close()
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, RECONNECT_BACKOFF[1])
 
@@ -100,7 +100,7 @@ class Poller:
                 self._backoff = RECONNECT_BACKOFF[0]
                 self.hub.record(self.device, sample, codec.info, codec.stats)
             if not self.sampling.keep_alive:
-                await self._close()
+                await self.close()
                 return
             remaining = self.sampling.sample_period - (time.monotonic() - cycle_start)
             if remaining > 0:
@@ -181,7 +181,7 @@ class Poller:
         state.last_error = reason
         state.reconnects += 1
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
         link, self._link = self._link, None
         if link is not None:
             await link.close()

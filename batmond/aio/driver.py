@@ -120,7 +120,7 @@ class AioPoller:
             except (UpdateFailed, *LINK_ERRORS) as exc:
                 self._lost(str(exc) or type(exc).__name__)
             finally:
-                await self._close()
+                await self.close()
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, RECONNECT_BACKOFF[1])
 
@@ -209,7 +209,7 @@ class AioPoller:
         state.last_error = reason
         state.reconnects += 1
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
         if self._bms is not None:
             with contextlib.suppress(*LINK_ERRORS):
                 await self._bms.disconnect(reset=True)  # also forgets the write mode it detected

@@ -68,7 +68,7 @@ async def polling(adapter, key: str, sample_period: float = 0.2):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await poller._close()
+        await poller.close()
 
 
 async def test_samples_arrive_and_a_dropped_link_reconnects(simulator, adapter, caplog):
