@@ -31,7 +31,7 @@ from bumble.transport import open_transport
 
 from batmond.protocols.base import BleProfile
 from batmond.transports.base import Link, LinkError
-from batmond.transports.recovery import AdapterDead, Ladder, PowerCycler
+from batmond.transports.recovery import AdapterDead, Ladder, PowerCycler, bring_down
 
 log = logging.getLogger("batmond.ble")
 # bumble warns about every failed pairing; _secure reports the outcome itself, in one line that says what to do.
@@ -220,6 +220,7 @@ class BleAdapter:
             self._stuck.set()
 
     async def _open_and_watch(self) -> None:
+        bring_down(self.transport_spec)  # hci-socket: the user channel can only be bound to an adapter that is DOWN
         async with await open_transport(self.transport_spec) as transport:
             keystore = f"JsonKeyStore:{self.keys_file}" if self.keys_file else None
             config = DeviceConfiguration(name="batmond", address=own_address(), keystore=keystore)

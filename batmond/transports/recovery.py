@@ -13,8 +13,10 @@ climbs this ladder by itself, each step logged once with its reason:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,3 +91,26 @@ class PowerCycler:
             await asyncio.sleep(0.2)
         self.request.unlink(missing_ok=True)
         return 5, f"no answer from the bt-reset helper within {timeout:g} s (is batmond-bt-reset.path enabled?)"
+
+
+HCIDEVDOWN = 0x400448CA  # _IOW('H', 202, int)
+BTPROTO_HCI = 1
+
+
+def bring_down(transport: str) -> None:
+    """Take the kernel adapter of an ``hci-socket:N`` transport DOWN before binding its user channel.
+
+    The bind fails with EBUSY while the adapter is UP (bluetoothd brought it up, or it was never taken down).
+    Needs CAP_NET_ADMIN, which the user channel needs anyway; the packaged unit also does this as root
+    (``bt-reset prepare``), so a failure here is only logged.
+    """
+    if not transport.startswith("hci-socket") or not hasattr(socket, "AF_BLUETOOTH"):
+        return
+    index_text = transport.partition(":")[2] or "0"
+    if not index_text.isdigit():
+        return
+    try:
+        with socket.socket(socket.AF_BLUETOOTH, socket.SOCK_RAW, BTPROTO_HCI) as control:
+            fcntl.ioctl(control.fileno(), HCIDEVDOWN, int(index_text))
+    except OSError as exc:
+        log.debug("could not take hci%s down before opening it: %s", index_text, exc)
