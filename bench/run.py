@@ -1,0 +1,518 @@
+"""`make bench`: the daemon against simulated BMS on the virtual radio and a real mosquitto on 127.0.0.1.
+
+Measures, prints a table and writes bench/results.json (docs/readme/bench.md explains every figure):
+- software latency, from the BMS notification entering the HCI socket to the MQTT PUBLISH of the state it
+  made leaving the daemon's socket (bench/traced.py, bench/sim.py), at 1, 8 and 32 BMS;
+- CPU seconds per sample, CPU % of one core and peak RSS of the daemon process, at 1, 8 and 32 BMS, 1 and 10 Hz;
+- fsyncs per second of the meter journal;
+- decode throughput of every codec (bench/decode.py), and against aiobmsble where it has the protocol
+  (bench/aiobmsble_compare.py, in a Python >= 3.12 venv made for the bench: build/bench-aiobmsble);
+- time from process start to the first MQTT publish, for `python -m batmond` and the single binary if built.
+
+    python bench/run.py [--quick] [--skip-aiobmsble]
+
+The simulator runs in its own process, so the daemon's CPU and memory are its own. Half the fleet is JBD (two
+request/answer exchanges per sample), half JK (300-byte frames, streamed twice a second and polled when no
+fresh frame came).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import platform
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+from decode import all_throughputs  # noqa: E402
+
+from batmond.sim import address_for  # noqa: E402
+
+RESULTS = BENCH / "results.json"
+PY = sys.executable
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+AIOBMSBLE = "aiobmsble==0.31.0"
+AIOBMSBLE_VENV = ROOT / "build" / "bench-aiobmsble"
+WARMUP = 3.0  # s after every BMS published once, before measuring
+STARTUP_RUNS = 3
+
+
+@dataclass(frozen=True)
+class Scenario:
+    bms: int
+    hz: int
+    seconds: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.bms}x{self.hz}hz"
+
+
+SCENARIOS = [Scenario(1, 1, 30), Scenario(8, 1, 30), Scenario(32, 1, 30),
+             Scenario(1, 10, 20), Scenario(8, 10, 20), Scenario(32, 10, 20)]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fleet(count: int) -> list[tuple[str, str, str]]:
+    """(alias, type, MAC): JBD and JK alternating, JBD first."""
+    return [(f"b{i:02d}", "jbd" if i % 2 == 0 else "jk", address_for(f"bench-{i}")) for i in range(count)]
+
+
+def write_config(path: Path, sim_port: int, broker_port: int, devices: list[tuple[str, str, str]], hz: float,
+                 base: str) -> Path:  # fmt: skip
+    lines = [
+        "[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}", f'client_id = "{base}"', f'base_topic = "{base}"',
+        f'discovery_prefix = "{base}-ha"',
+        "[bluetooth]", f'transport = "tcp-client:127.0.0.1:{sim_port}"', "scan_timeout = 60.0",
+        "[sampling]", f"sample_period = {1 / hz:g}",
+        "[state]", f'dir = "{path.parent / "state"}"',
+    ]  # fmt: skip
+    for alias, type_name, address in devices:
+        lines += ["[[device]]", f'address = "{address}"', f'type = "{type_name}"', f'alias = "{alias}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Broker:
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        config = directory / "mosquitto.conf"
+        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                          + ("user root\n" if os.geteuid() == 0 else ""))  # fmt: skip
+        with (directory / "mosquitto.log").open("wb") as log:
+            self.process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=log, stderr=log)
+        wait_for(lambda: self._listening(), 10, "mosquitto to listen")
+
+    def _listening(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError("mosquitto exited; is it installed? (make system-deps)")
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+class Watcher:
+    """Receive times (monotonic ns) of the live (not retained) messages under one base topic."""
+
+    def __init__(self, port: int, base: str) -> None:
+        self.base = base
+        self.messages: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-watcher-{free_port()}")
+        self.client.on_connect = lambda client, *_: client.subscribe(f"{base}/#", qos=0)
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not self.subscribed.wait(10):
+            raise RuntimeError("the watcher could not subscribe")
+
+    def _on_message(self, client, userdata, message) -> None:
+        if not message.retain:
+            with self.lock:
+                self.messages.append((message.topic, time.monotonic_ns()))
+
+    def states(self) -> list[tuple[str, int]]:
+        with self.lock:
+            return [(t, ns) for t, ns in self.messages if t.endswith("/state")]
+
+    def first(self, suffix: str = "") -> int | None:
+        with self.lock:
+            return next((ns for t, ns in self.messages if t.endswith(suffix)), None)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_for(predicate, timeout: float, what: str, process: subprocess.Popen | None = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with {process.returncode}")
+        time.sleep(0.02)
+    raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of every thread of a process, in ns (schedstat: exact, unlike the 10 ms ticks of stat)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that just ended
+    return total
+
+
+def cpu_ticks_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+def memory_mb(pid: int, key: str) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def start_simulator(config: Path, writes: Path, log: Path, quiet_hci: bool) -> subprocess.Popen:
+    command = [PY, str(BENCH / "sim.py"), str(config), str(writes)] + (["--quiet-hci"] if quiet_hci else [])
+    with log.open("wb") as err:
+        sim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
+    assert sim.stdout is not None
+    ready, _, _ = select.select([sim.stdout], [], [], 120)
+    if not ready or sim.stdout.readline().strip() != "ready":
+        stop_process(sim)
+        raise RuntimeError(f"the simulator did not start: {log.read_text()[-2000:]}")
+    return sim
+
+
+def percentiles(values_ns: list[int]) -> dict[str, float | int | None]:
+    if not values_ns:
+        return {"p50": None, "p99": None, "max": None, "n": 0}
+    ordered = sorted(values_ns)
+
+    def rank(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))] / 1e6, 3)
+
+    return {"p50": rank(0.50), "p99": rank(0.99), "max": round(ordered[-1] / 1e6, 3), "n": len(ordered)}
+
+
+def latencies(trace: dict, writes: list[list[int]], t0: int, t1: int) -> dict[str, Any]:
+    """Join the daemon's trace with the simulator's write log: per published state, socket in -> socket out."""
+    written: dict[int, list[int]] = defaultdict(list)
+    for mid, ns in trace["written"]:
+        written[mid].append(ns)
+    for times in written.values():
+        times.sort()
+    sim_times = [ns for ns, _ in writes]
+    sim_offsets = [offset for _, offset in writes]
+    from_socket, in_process, handover = [], [], []
+    unmatched = misaligned = 0
+    for _alias, mid, handed, rx, offset in trace["published"]:
+        if not t0 <= handed <= t1:
+            continue
+        times = written.get(mid, [])
+        i = bisect.bisect_left(times, handed)
+        if i == len(times):
+            unmatched += 1  # not written before the daemon stopped
+            continue
+        out = times[i]
+        in_process.append(out - rx)
+        handover.append(out - handed)
+        j = bisect.bisect_left(sim_offsets, offset)
+        if j < len(sim_offsets) and sim_offsets[j] == offset:
+            from_socket.append(out - sim_times[j])
+        else:
+            misaligned += 1
+    return {
+        "from_socket": percentiles(from_socket),
+        "in_process": percentiles(in_process),
+        "paho_handover": percentiles(handover),
+        "unmatched": unmatched,
+        "misaligned": misaligned,
+    }
+
+
+def gc_summary(collections: list[list[int]], t0: int, t1: int) -> dict[str, Any]:
+    window = [(duration, generation) for start, duration, generation in collections if t0 <= start <= t1]
+    seconds = (t1 - t0) / 1e9
+    return {
+        "per_s": round(len(window) / seconds, 2),
+        "ms_per_s": round(sum(d for d, _ in window) / 1e6 / seconds, 3),
+        "max_ms": round(max((d for d, _ in window), default=0) / 1e6, 3),
+        "full_collections": sum(g == 2 for _, g in window),
+    }
+
+
+def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: bool) -> dict[str, Any]:
+    directory = workdir / scenario.key
+    directory.mkdir()
+    base = f"bench{scenario.key}"
+    devices = fleet(scenario.bms)
+    config = write_config(directory / "batmon.toml", free_port(), broker.port, devices, scenario.hz, base)
+    sim = start_simulator(config, directory / "writes.json", directory / "sim.log", quiet_hci)
+    watcher = Watcher(broker.port, base)
+    log = (directory / "daemon.log").open("wb")
+    daemon = subprocess.Popen([PY, str(BENCH / "traced.py"), str(directory / "trace.json"), "run", "--config",
+                               str(config)], stdout=log, stderr=log)  # fmt: skip
+    try:
+        expected = {f"{base}/{alias}/state" for alias, _, _ in devices}
+        wait_for(lambda: expected <= {t for t, _ in watcher.states()}, 30 + scenario.bms, "every BMS to publish",
+                 daemon)  # fmt: skip
+        time.sleep(WARMUP)
+        load = os.getloadavg()[0]
+        t0, cpu0, sim0, ticks0 = time.monotonic_ns(), cpu_ns(daemon.pid), cpu_ns(sim.pid), cpu_ticks_s(daemon.pid)
+        time.sleep(scenario.seconds)
+        t1, cpu1, sim1, ticks1 = time.monotonic_ns(), cpu_ns(daemon.pid), cpu_ns(sim.pid), cpu_ticks_s(daemon.pid)
+        peak_rss, rss = memory_mb(daemon.pid, "VmHWM"), memory_mb(daemon.pid, "VmRSS")
+    finally:
+        stop_process(daemon)
+        stop_process(sim)
+        watcher.close()
+        log.close()
+    if "Traceback" in (directory / "daemon.log").read_text(errors="replace"):
+        raise RuntimeError(f"the daemon logged a traceback: {directory / 'daemon.log'}")
+    trace = json.loads((directory / "trace.json").read_text())
+    writes = json.loads((directory / "writes.json").read_text())
+    window = (t1 - t0) / 1e9
+    samples = sum(t0 <= ns <= t1 for ns in trace["samples"])
+    publishes = sum(t0 <= ns <= t1 for _, ns in watcher.states())
+    cpu = (cpu1 - cpu0) / 1e9
+    return {
+        "bms": scenario.bms,
+        "hz": scenario.hz,
+        "window_s": round(window, 2),
+        "samples_per_s": round(samples / window, 1),
+        "states_at_broker_per_s": round(publishes / window, 1),
+        "cpu_pct_one_core": round(100 * cpu / window, 2),
+        "cpu_pct_one_core_from_ticks": round(100 * (ticks1 - ticks0) / window, 2),
+        "cpu_ms_per_sample": round(1000 * cpu / max(samples, 1), 3),
+        "peak_rss_mb": round(peak_rss, 1),
+        "rss_mb": round(rss, 1),
+        "simulator_cpu_pct_one_core": round(100 * (sim1 - sim0) / 1e9 / window, 1),
+        "journal_fsync_per_s": round(sum(t0 <= ns <= t1 for ns in trace["fsyncs"]) / window, 2),
+        "latency_ms": latencies(trace, writes, t0, t1),
+        "gc": gc_summary(trace["gc"], t0, t1),
+        "answers_outside_rx": trace["answers_outside_rx"],
+        "load_average_1min": round(load, 2),
+    }
+
+
+def start_to_first_publish(command: list[str], broker: Broker, workdir: Path, name: str) -> dict[str, Any]:
+    """Process start -> first live message at the broker (the daemon's status), and -> first BMS state."""
+    directory = workdir / f"start-{name}"
+    directory.mkdir()
+    devices, sim_port = fleet(1), free_port()
+    config = write_config(directory / "batmon.toml", sim_port, broker.port, devices, 1, "unused")
+    sim = start_simulator(config, directory / "writes.json", directory / "sim.log", quiet_hci=True)
+    firsts, states = [], []
+    try:
+        for run in range(STARTUP_RUNS):
+            base = f"start{name}{run}"
+            write_config(config, sim_port, broker.port, devices, 1, base)  # fresh topics: nothing retained
+            shutil.rmtree(directory / "state", ignore_errors=True)
+            watcher = Watcher(broker.port, base)
+            with (directory / f"daemon{run}.log").open("wb") as log:
+                started = time.monotonic_ns()
+                daemon = subprocess.Popen([*command, "run", "--config", str(config)], stdout=log, stderr=log)
+                try:
+                    state = wait_for(partial(watcher.first, "/state"), 60, f"{name}: first state", daemon)
+                    first = watcher.first()
+                finally:
+                    stop_process(daemon)
+                    watcher.close()
+            assert first is not None
+            firsts.append((first - started) / 1e9)
+            states.append((state - started) / 1e9)
+    finally:
+        stop_process(sim)
+    return {"first_publish_s": sorted(firsts)[len(firsts) // 2], "first_state_s": sorted(states)[len(states) // 2],
+            "runs_first_publish_s": [round(v, 3) for v in firsts]}  # fmt: skip
+
+
+def single_binary() -> Path | None:
+    found = sorted((ROOT / "build" / "binary").glob(f"batmond-*-linux-{platform.machine()}"),
+                   key=lambda p: p.stat().st_mtime)  # fmt: skip
+    return found[-1] if found else None
+
+
+def python312() -> str | None:
+    candidates = [os.environ.get("BENCH_PYTHON312", ""), shutil.which("python3.13") or "",
+                  shutil.which("python3.12") or ""]  # fmt: skip
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python3"))
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 12))"], check=False)
+        if probe.returncode == 0:
+            return candidate
+    return None
+
+
+def aiobmsble_comparison() -> tuple[dict[str, Any] | None, str]:
+    python = AIOBMSBLE_VENV / "bin" / "python"
+    if not python.exists():
+        base = python312()
+        if base is None:
+            return None, "no Python >= 3.12 found (aiobmsble needs it); set BENCH_PYTHON312"
+        print(f"creating {AIOBMSBLE_VENV} with {base} and {AIOBMSBLE} (bench only)", flush=True)
+        subprocess.run([base, "-m", "venv", str(AIOBMSBLE_VENV)], check=True)
+        install = subprocess.run([str(python), "-m", "pip", "install", "-q", AIOBMSBLE, "-e", str(ROOT)],
+                                 check=False)  # fmt: skip
+        if install.returncode != 0:
+            shutil.rmtree(AIOBMSBLE_VENV)
+            return None, f"pip install {AIOBMSBLE} failed"
+    done = subprocess.run([str(python), str(BENCH / "aiobmsble_compare.py")], capture_output=True, text=True,
+                          check=False, timeout=300)  # fmt: skip
+    if done.returncode != 0:
+        return None, f"aiobmsble_compare.py failed: {done.stderr[-500:]}"
+    return json.loads(done.stdout), f"{AIOBMSBLE}, {subprocess.check_output([str(python), '-V'], text=True).strip()}"
+
+
+def environment() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip()  # fmt: skip
+    import bumble
+
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+        "bumble": getattr(bumble, "__version__", "?"), "kernel": platform.release(), "commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "load_average_at_start": os.getloadavg(),
+    }  # fmt: skip
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| run | samples/s | CPU % of one core | CPU ms/sample | peak RSS MB | latency p50 / p99 / max ms "
+             "| fsync/s | simulator CPU % |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for key, run in results["runs"].items():
+        lat = run["latency_ms"]["from_socket"]
+        latency = "–" if lat["n"] == 0 else f"{lat['p50']} / {lat['p99']} / {lat['max']} (n={lat['n']})"
+        lines.append(f"| {key.replace('x', ' BMS × ').replace('hz', ' Hz')} | {run['samples_per_s']} | "
+                     f"{run['cpu_pct_one_core']} | {run['cpu_ms_per_sample']} | {run['peak_rss_mb']} | {latency} | "
+                     f"{run['journal_fsync_per_s']} | {run['simulator_cpu_pct_one_core']} |")  # fmt: skip
+    lines += ["", "| codec | frames/s | samples/s | vs aiobmsble (batmond/aiobmsble, per sample) |",
+              "|---|---|---|---|"]  # fmt: skip
+    for name, figures in results["decode"].items():
+        ratio = results["decode_vs_aiobmsble"].get(name)
+        lines.append(f"| {name} | {figures['frames_per_s']} | {figures['samples_per_s']} | "
+                     f"{'–' if ratio is None else f'{ratio}×'} |")  # fmt: skip
+    start = results["start_to_first_publish_s"]
+    lines += ["", f"start → first publish: python {start['python']} s, binary {start['binary']} s; "
+              f"start → first BMS state: python {results['start_to_first_state_s']['python']} s, "
+              f"binary {results['start_to_first_state_s']['binary']} s"]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short windows (a smoke test, not figures)")
+    parser.add_argument("--skip-aiobmsble", action="store_true", help="no aiobmsble venv and comparison")
+    parser.add_argument("--stock-simulator", action="store_true",
+                        help="let bumble format every HCI packet in the simulator process too")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, traces)")
+    parser.add_argument("--daemon-quiet-hci", action="store_true",
+                        help="experiment: cheap HCI packet strings in the daemon too (not the product)")  # fmt: skip
+    parser.add_argument(
+        "--paho-in-loop",
+        action="store_true",
+        help="experiment: paho on the daemon's asyncio loop, no network thread (not the product)",
+    )
+    parser.add_argument("--only", help="comma-separated runs (e.g. 32x1hz,32x10hz): no summary, no results.json")
+    args = parser.parse_args()
+    started = time.monotonic()
+    if args.daemon_quiet_hci:
+        os.environ["BENCH_DAEMON_QUIET_HCI"] = "1"
+    if args.paho_in_loop:
+        os.environ["BENCH_PAHO_IN_LOOP"] = "1"
+    workdir = Path(tempfile.mkdtemp(prefix="batmond-bench-"))
+    results: dict[str, Any] = {"environment": environment(), "runs": {}, "notes": []}
+    broker = Broker(workdir)
+    try:
+        for scenario in SCENARIOS:
+            if args.only and scenario.key not in args.only.split(","):
+                continue
+            if args.quick:
+                scenario = Scenario(scenario.bms, scenario.hz, 5)
+            print(f"{scenario.key}: {scenario.bms} BMS at {scenario.hz} Hz for {scenario.seconds:g} s ...", flush=True)
+            results["runs"][scenario.key] = run_scenario(scenario, broker, workdir, not args.stock_simulator)
+        if args.only:
+            print(json.dumps(results["runs"], indent=1))
+            return 0
+        print("decode throughput ...", flush=True)
+        results["decode"] = all_throughputs(0.1 if args.quick else 0.5)
+        print("start to first publish ...", flush=True)
+        starts = {"python": start_to_first_publish([PY, "-m", "batmond"], broker, workdir, "python")}
+        binary = single_binary()
+        if binary is not None:
+            starts["binary"] = start_to_first_publish([str(binary)], broker, workdir, "binary")
+            results["environment"]["binary"] = binary.name
+        else:
+            results["notes"].append("single binary not built (make binary): start_to_first_publish_s.binary is null")
+    finally:
+        broker.stop()
+    comparison, note = (None, "skipped") if args.skip_aiobmsble else aiobmsble_comparison()
+    results["aiobmsble"] = {"setup": note, "by_type": comparison}
+    if comparison is None:
+        results["notes"].append(f"aiobmsble comparison not run: {note}")
+    runs = results["runs"]
+    results["latency_ms"] = {str(n): runs[f"{n}x10hz"]["latency_ms"]["from_socket"] for n in (1, 8, 32)}
+    results["latency_ms_1hz"] = {str(n): runs[f"{n}x1hz"]["latency_ms"]["from_socket"] for n in (1, 8, 32)}
+    results["cpu_pct_one_core"] = {key: run["cpu_pct_one_core"] for key, run in runs.items()}
+    results["cpu_s_per_sample"] = {key: run["cpu_ms_per_sample"] / 1000 for key, run in runs.items()}
+    results["rss_mb"] = {str(n): max(runs[f"{n}x{hz}hz"]["peak_rss_mb"] for hz in (1, 10)) for n in (1, 8, 32)}
+    results["decode_frames_per_s"] = {name: figures["frames_per_s"] for name, figures in results["decode"].items()}
+    results["decode_vs_aiobmsble"] = {name: c["ratio"] for name, c in (comparison or {}).items() if c.get("ratio")}
+    results["journal_fsync_per_s"] = {str(n): runs[f"{n}x1hz"]["journal_fsync_per_s"] for n in (1, 32)}
+    results["start_to_first_publish_s"] = {k: None if k not in starts else round(starts[k]["first_publish_s"], 3)
+                                           for k in ("python", "binary")}  # fmt: skip
+    results["start_to_first_state_s"] = {k: None if k not in starts else round(starts[k]["first_state_s"], 3)
+                                          for k in ("python", "binary")}  # fmt: skip
+    results["targets"] = {
+        "p99_latency_under_2ms": all((v["p99"] or 0) < 2 for v in results["latency_ms"].values()),
+        "32x1hz_cpu_under_5pct": runs["32x1hz"]["cpu_pct_one_core"] < 5,
+        "32_rss_under_60mb": results["rss_mb"]["32"] < 60,
+        "journal_fsync_at_most_1_per_s": all(v <= 1 for v in results["journal_fsync_per_s"].values()),
+    }
+    results["bench_seconds"] = round(time.monotonic() - started)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print()
+    print(table(results))
+    print(f"\ntargets: {results['targets']}\nwrote {RESULTS.relative_to(ROOT)} in {results['bench_seconds']} s")
+    if args.keep:
+        print(f"work directory: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
