@@ -376,8 +376,10 @@ def python312() -> str | None:
     return None
 
 
-def aiobmsble_comparison() -> tuple[dict[str, Any] | None, str]:
-    python = AIOBMSBLE_VENV / "bin" / "python"
+def aiobmsble_comparison(python: Path) -> tuple[dict[str, Any] | None, str]:
+    """Run bench/aiobmsble_compare.py with ``python`` (make's aiobmsble venv), or with a venv made here."""
+    if not python.exists():
+        python = AIOBMSBLE_VENV / "bin" / "python"
     if not python.exists():
         base = python312()
         if base is None:
@@ -393,7 +395,8 @@ def aiobmsble_comparison() -> tuple[dict[str, Any] | None, str]:
                           check=False, timeout=300)  # fmt: skip
     if done.returncode != 0:
         return None, f"aiobmsble_compare.py failed: {done.stderr[-500:]}"
-    return json.loads(done.stdout), f"{AIOBMSBLE}, {subprocess.check_output([str(python), '-V'], text=True).strip()}"
+    found = json.loads(done.stdout)
+    return found["by_type"], f"aiobmsble {found['aiobmsble']} on Python {found['python']} ({python})"
 
 
 def environment() -> dict[str, Any]:
@@ -436,6 +439,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short windows (a smoke test, not figures)")
     parser.add_argument("--skip-aiobmsble", action="store_true", help="no aiobmsble venv and comparison")
+    parser.add_argument(
+        "--aiobmsble-python",
+        type=Path,
+        default=AIOBMSBLE_VENV / "bin" / "python",
+        help="a Python >= 3.12 with aiobmsble and batmond (default: made in build/bench-aiobmsble)",
+    )
     parser.add_argument("--stock-simulator", action="store_true",
                         help="let bumble format every HCI packet in the simulator process too")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, traces)")
@@ -479,7 +488,7 @@ def main() -> int:
             results["notes"].append("single binary not built (make binary): start_to_first_publish_s.binary is null")
     finally:
         broker.stop()
-    comparison, note = (None, "skipped") if args.skip_aiobmsble else aiobmsble_comparison()
+    comparison, note = (None, "skipped") if args.skip_aiobmsble else aiobmsble_comparison(args.aiobmsble_python)
     results["aiobmsble"] = {"setup": note, "by_type": comparison}
     if comparison is None:
         results["notes"].append(f"aiobmsble comparison not run: {note}")
