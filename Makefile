@@ -11,7 +11,7 @@ AIO_VENV ?= .venv312
 AIO_PYTHON ?= $(shell for p in python3 python3.12 python3.13 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: demo test test-aiobmsble lint format venv system-deps clean deb apt-repo deb-test binary
+.PHONY: demo test test-aiobmsble lint format venv system-deps clean deb apt-repo deb-test binary bench
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -80,6 +80,12 @@ deb-test:
 
 binary:
 	packaging/build-binary.sh
+
+# Benchmark (docs/readme/bench.md): the daemon against simulated BMS and a real mosquitto on 127.0.0.1, a few
+# minutes; prints a table and writes bench/results.json. The decode comparison runs in the aiobmsble venv.
+bench: venv system-deps
+	@if [ -n "$(AIO_PYTHON)" ]; then $(MAKE) --no-print-directory $(AIO_VENV)/.installed AIO_PYTHON=$(AIO_PYTHON); fi
+	$(PY) bench/run.py --aiobmsble-python $(AIO_VENV)/bin/python $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(AIO_VENV) build dist *.egg-info .pytest_cache .ruff_cache
