@@ -28,6 +28,7 @@ from bumble.device import Connection, Device, DeviceConfiguration, Peer
 from bumble.gatt import Characteristic
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
+from bumble.transport.common import TransportLostError
 
 from batmond.protocols.base import BleProfile
 from batmond.transports.base import Link, LinkError
@@ -36,6 +37,11 @@ from batmond.transports.recovery import AdapterDead, Ladder, PowerCycler, bring_
 log = logging.getLogger("batmond.ble")
 # bumble warns about every failed pairing; _secure reports the outcome itself, in one line that says what to do.
 logging.getLogger("bumble.smp").setLevel(logging.ERROR)
+# bumble logs a traceback for every HCI command cut short by a lost transport; the adapter task reports the
+# loss itself, in one line, and reopens.
+logging.getLogger("bumble.host").addFilter(
+    lambda record: not (record.exc_info and isinstance(record.exc_info[1], TransportLostError))
+)
 MAC_LIKE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 T = TypeVar("T")
 

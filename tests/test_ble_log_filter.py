@@ -1,0 +1,30 @@
+"""bumble's traceback for an HCI command cut short by a lost transport stays out of the daemon's log (the soak's
+"no traceback" check found it after every adapter reopen); other errors from bumble's host still get through."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from bumble.transport.common import TransportLostError
+
+import batmond.transports.ble  # noqa: F401 - installs the filter
+
+
+def log_exception(error: Exception) -> None:
+    try:
+        raise error
+    except Exception:
+        logging.getLogger("bumble.host").exception("!!! Exception while sending command:")
+
+
+def test_a_lost_transport_is_not_logged_with_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="bumble.host"):
+        log_exception(TransportLostError("transport lost"))
+    assert not caplog.records
+
+
+def test_other_errors_of_bumble_host_still_are(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="bumble.host"):
+        log_exception(ValueError("unexpected"))
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
