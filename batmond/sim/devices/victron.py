@@ -90,7 +90,9 @@ class SimulatedVictron(SimulatedBms):
         if name == "consumed":
             return b.remaining_ah - b.capacity_ah
         if name == "time_to_go":
-            return b.remaining_ah / -b.current * 60 if b.current < -0.05 else None  # "---" while charging
+            # "---" while charging, and for a load so small that the minutes do not fit the un16 register
+            minutes = b.remaining_ah / -b.current * 60 if b.current < -0.05 else None
+            return minutes if minutes is not None and minutes < 0xFFFE else None
         if name == "temperature":
             return b.temperatures[0]
         raise KeyError(name)
