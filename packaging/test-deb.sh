@@ -145,7 +145,7 @@ printf '[Unit]\nBefore=batmond.service\n[Service]\nExecStart=/usr/bin/batmond si
 mkdir -p "$ROOT/etc/systemd/system/batmond.service.d" "$ROOT/etc/systemd/system/batmond-retry.timer.d"
 printf '[Unit]\nStartLimitIntervalSec=30s\nStartLimitBurst=4\n[Service]\nWatchdogSec=4s\nRestartSec=1s\n' \
   >"$ROOT/etc/systemd/system/batmond.service.d/pkgtest.conf"
-printf '[Timer]\nOnActiveSec=\nOnActiveSec=20s\n' >"$ROOT/etc/systemd/system/batmond-retry.timer.d/pkgtest.conf"
+printf '[Timer]\nOnActiveSec=\nOnActiveSec=35s\n' >"$ROOT/etc/systemd/system/batmond-retry.timer.d/pkgtest.conf"
 cat >"$ROOT/usr/local/sbin/pkgtest" <<'SCRIPT'
 #!/bin/sh
 # Runs inside the booted chroot; every line of /root/pkgtest.log is "ok ..." or "FAIL ...".
@@ -172,12 +172,19 @@ wait_for 60 '[ "$(prop NRestarts)" -ge 1 ] && [ "$(prop ActiveState)" = active ]
 check "watchdog restarted the stopped daemon" "$(prop NRestarts)/$(prop ActiveState)" 1/active
 echo "broken = 1" >>/etc/batmon.toml
 systemctl restart batmond
-wait_for 60 '[ "$(prop ActiveState)" = failed ]'
+wait_for 30 '[ "$(prop ActiveState)" = failed ]'
+check "a config error is not retried in a loop (EX_CONFIG)" "$(prop ActiveState)/$(prop ExecMainStatus)" failed/78
+sed -i '/^broken = 1$/d' /etc/batmon.toml
+# A daemon that cannot start for another reason (here: a state directory it cannot create) is restarted.
+printf '[state]\ndir = "/proc/batmond-cannot-be-here"\n' >>/etc/batmon.toml
+systemctl reset-failed batmond
+systemctl start batmond
+wait_for 90 '[ "$(prop ActiveState)" = failed ]'
 check "a failing daemon restarts quickly, then stops at the start limit" \
   "$(prop ActiveState)/$([ "$(prop NRestarts)" -ge 1 ] && echo restarted)" failed/restarted
 check "retry timer armed" "$(systemctl is-active batmond-retry.timer)" active
-sed -i '/^broken = 1$/d' /etc/batmon.toml
-wait_for 90 '[ "$(prop ActiveState)" = active ]'
+sed -i '/^\[state\]$/d; /cannot-be-here/d' /etc/batmon.toml
+wait_for 120 '[ "$(prop ActiveState)" = active ]'
 check "the retry timer started it again" "$(prop ActiveState)/$(prop SubState)" active/running
 echo "done"
 systemctl poweroff
