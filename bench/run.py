@@ -47,6 +47,7 @@ sys.path.insert(0, str(BENCH))
 
 from decode import all_throughputs  # noqa: E402
 
+from batmond.journal import COMPACT_BYTES  # noqa: E402
 from batmond.sim import address_for  # noqa: E402
 
 RESULTS = BENCH / "results.json"
@@ -57,6 +58,7 @@ AIOBMSBLE = "aiobmsble==0.31.0"
 AIOBMSBLE_VENV = ROOT / "build" / "bench-aiobmsble"
 WARMUP = 3.0  # s after every BMS published once, before measuring
 STARTUP_RUNS = 3
+COMPACTION_SYNCS = 4  # batmond/journal.py _rotate: the snapshot, its directory, the new journal, the directory
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,12 @@ def start_simulator(config: Path, writes: Path, log: Path, quiet_hci: bool) -> s
     return sim
 
 
+# Where a sample's latency goes: the bytes wait in the socket for the event loop; bumble, GATT and the codec's
+# framer find the answer; the poller wakes and decodes the sample; the hub (meters, averaging); the MQTT sink
+# builds the JSON state; paho's network thread gets it onto the broker's socket.
+STEPS = ("socket_wait", "transport_to_codec", "poller_and_decode", "hub", "state_json", "paho_handover")
+
+
 def percentiles(values_ns: list[int]) -> dict[str, float | int | None]:
     if not values_ns:
         return {"p50": None, "p99": None, "max": None, "n": 0}
@@ -235,9 +243,10 @@ def latencies(trace: dict, writes: list[list[int]], t0: int, t1: int) -> dict[st
         times.sort()
     sim_times = [ns for ns, _ in writes]
     sim_offsets = [offset for _, offset in writes]
-    from_socket, in_process, handover = [], [], []
+    from_socket, in_process = [], []
+    steps: dict[str, list[int]] = {step: [] for step in STEPS}
     unmatched = misaligned = 0
-    for _alias, mid, handed, rx, offset in trace["published"]:
+    for _alias, rx, offset, answered, recorded, sink, handed, mid in trace["published"]:
         if not t0 <= handed <= t1:
             continue
         times = written.get(mid, [])
@@ -247,19 +256,29 @@ def latencies(trace: dict, writes: list[list[int]], t0: int, t1: int) -> dict[st
             continue
         out = times[i]
         in_process.append(out - rx)
-        handover.append(out - handed)
         j = bisect.bisect_left(sim_offsets, offset)
         if j < len(sim_offsets) and sim_offsets[j] == offset:
             from_socket.append(out - sim_times[j])
+            steps["socket_wait"].append(rx - sim_times[j])
         else:
             misaligned += 1
+        for step, duration in zip(STEPS[1:], (answered - rx, recorded - answered, sink - recorded, handed - sink,
+                                              out - handed), strict=True):  # fmt: skip
+            steps[step].append(duration)
     return {
         "from_socket": percentiles(from_socket),
         "in_process": percentiles(in_process),
-        "paho_handover": percentiles(handover),
+        "steps": {
+            step: {k: v for k, v in percentiles(values).items() if k in ("p50", "p99")}
+            for step, values in steps.items()
+        },
         "unmatched": unmatched,
         "misaligned": misaligned,
     }
+
+
+def journal_bytes(state: Path) -> int:
+    return sum(path.stat().st_size for path in state.glob("journal-*"))
 
 
 def gc_summary(collections: list[list[int]], t0: int, t1: int) -> dict[str, Any]:
@@ -291,8 +310,10 @@ def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: b
         time.sleep(WARMUP)
         load = os.getloadavg()[0]
         t0, cpu0, sim0, ticks0 = time.monotonic_ns(), cpu_ns(daemon.pid), cpu_ns(sim.pid), cpu_ticks_s(daemon.pid)
+        journal0 = journal_bytes(directory / "state")
         time.sleep(scenario.seconds)
         t1, cpu1, sim1, ticks1 = time.monotonic_ns(), cpu_ns(daemon.pid), cpu_ns(sim.pid), cpu_ticks_s(daemon.pid)
+        journal1 = journal_bytes(directory / "state")
         peak_rss, rss = memory_mb(daemon.pid, "VmHWM"), memory_mb(daemon.pid, "VmRSS")
     finally:
         stop_process(daemon)
@@ -307,6 +328,8 @@ def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: b
     samples = sum(t0 <= ns <= t1 for ns in trace["samples"])
     publishes = sum(t0 <= ns <= t1 for _, ns in watcher.states())
     cpu = (cpu1 - cpu0) / 1e9
+    fsyncs = sum(t0 <= ns <= t1 for ns in trace["fsyncs"])
+    growth = max(0, journal1 - journal0) / window  # a compaction inside the window would shrink it: not counted
     return {
         "bms": scenario.bms,
         "hz": scenario.hz,
@@ -319,7 +342,10 @@ def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: b
         "peak_rss_mb": round(peak_rss, 1),
         "rss_mb": round(rss, 1),
         "simulator_cpu_pct_one_core": round(100 * (sim1 - sim0) / 1e9 / window, 1),
-        "journal_fsync_per_s": round(sum(t0 <= ns <= t1 for ns in trace["fsyncs"]) / window, 2),
+        "journal_fsync_per_s": round(fsyncs / window, 2),
+        "journal_bytes_per_s": round(growth),
+        # Compaction (a snapshot every COMPACT_BYTES of journal) syncs 4 times; a 30 s window rarely holds one.
+        "journal_fsync_per_s_long_run": round(fsyncs / window + COMPACTION_SYNCS * growth / COMPACT_BYTES, 3),
         "latency_ms": latencies(trace, writes, t0, t1),
         "gc": gc_summary(trace["gc"], t0, t1),
         "answers_outside_rx": trace["answers_outside_rx"],
@@ -422,6 +448,11 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"| {key.replace('x', ' BMS × ').replace('hz', ' Hz')} | {run['samples_per_s']} | "
                      f"{run['cpu_pct_one_core']} | {run['cpu_ms_per_sample']} | {run['peak_rss_mb']} | {latency} | "
                      f"{run['journal_fsync_per_s']} | {run['simulator_cpu_pct_one_core']} |")  # fmt: skip
+    lines += ["", "latency by step, p50 / p99 ms:", "", "| run | " + " | ".join(STEPS) + " |",
+              "|---|" + "---|" * len(STEPS)]  # fmt: skip
+    for key, run in results["runs"].items():
+        steps = run["latency_ms"]["steps"]
+        lines.append(f"| {key} | " + " | ".join(f"{steps[s]['p50']} / {steps[s]['p99']}" for s in STEPS) + " |")
     lines += ["", "| codec | frames/s | samples/s | vs aiobmsble (batmond/aiobmsble, per sample) |",
               "|---|---|---|---|"]  # fmt: skip
     for name, figures in results["decode"].items():
@@ -501,6 +532,8 @@ def main() -> int:
     results["decode_frames_per_s"] = {name: figures["frames_per_s"] for name, figures in results["decode"].items()}
     results["decode_vs_aiobmsble"] = {name: c["ratio"] for name, c in (comparison or {}).items() if c.get("ratio")}
     results["journal_fsync_per_s"] = {str(n): runs[f"{n}x1hz"]["journal_fsync_per_s"] for n in (1, 32)}
+    results["journal_fsync_per_s_long_run"] = {str(n): runs[f"{n}x1hz"]["journal_fsync_per_s_long_run"]
+                                               for n in (1, 32)}  # fmt: skip
     results["start_to_first_publish_s"] = {k: None if k not in starts else round(starts[k]["first_publish_s"], 3)
                                            for k in ("python", "binary")}  # fmt: skip
     results["start_to_first_state_s"] = {k: None if k not in starts else round(starts[k]["first_state_s"], 3)

@@ -44,8 +44,11 @@ class Trace:
         self.rx_depth = 0
         self.stream_end = 0  # HCI stream offset just after the packet being handled
         self.answers: dict[str, tuple[int, int]] = {}  # alias -> (rx ns, stream offset) of its last answer
-        self.current: tuple[str, int, int] | None = None  # the sample being recorded: (alias, rx ns, offset)
-        self.published: list[tuple[str, int, int, int, int]] = []  # alias, mid, handed ns, rx ns, offset
+        # The sample being recorded: alias, rx ns, stream offset, ns when the codec had the answer, ns recorded.
+        self.current: tuple[str, int, int, int, int] | None = None
+        self.sink_ns = 0  # when the MQTT sink was handed the reading
+        # Per state PUBLISH: what current held, then the sink's ns, the ns paho's publish() was called, the mid.
+        self.published: list[tuple[str, int, int, int, int, int, int, int]] = []
         self.written: list[tuple[int, int]] = []  # mid, ns
         self.samples: list[int] = []  # ns of every recorded sample
         self.answers_outside_rx = 0  # answers not in data_received's call stack (would be mis-timed)
@@ -61,7 +64,9 @@ class Trace:
             self.gc.append((self._gc_start, now_ns() - self._gc_start, info["generation"]))
 
     def dump(self, path: str) -> None:
-        data: dict[str, Any] = {k: v for k, v in vars(self).items() if k not in ("lock", "current", "_gc_start")}
+        data: dict[str, Any] = {
+            k: v for k, v in vars(self).items() if k not in ("lock", "current", "_gc_start", "sink_ns")
+        }
         data["answers"] = {}
         with open(path, "w") as out:
             json.dump(data, out)
@@ -101,16 +106,17 @@ def install() -> None:
             if TRACE.rx_depth == 0:
                 TRACE.answers_outside_rx += 1
             else:
-                TRACE.answers[self.device.alias] = (TRACE.rx_ns, TRACE.stream_end)
+                TRACE.answers[self.device.alias] = (TRACE.rx_ns, TRACE.stream_end, now_ns())
 
     Poller._answered = traced_answered
 
     record = Hub.record
 
     def traced_record(self, device, sample, info, stats) -> None:
-        TRACE.samples.append(now_ns())
+        recorded = now_ns()
+        TRACE.samples.append(recorded)
         answer = TRACE.answers.pop(device.alias, None)  # None: a streamed frame, sampled on the poller's clock
-        TRACE.current = (device.alias, *answer) if answer else None
+        TRACE.current = (device.alias, *answer, recorded) if answer else None
         try:
             record(self, device, sample, info, stats)
         finally:
@@ -125,10 +131,18 @@ def install() -> None:
         info = publish(self, topic, payload, qos, retain, properties)
         current = TRACE.current
         if current is not None and topic.endswith(f"/{current[0]}/state"):
-            TRACE.published.append((current[0], info.mid, handed, current[1], current[2]))
+            TRACE.published.append((*current, TRACE.sink_ns, handed, info.mid))
         return info
 
     paho.Client.publish = traced_publish
+
+    sink_publish = MqttSink.publish
+
+    def traced_sink_publish(self, reading) -> None:
+        TRACE.sink_ns = now_ns()
+        sink_publish(self, reading)
+
+    MqttSink.publish = traced_sink_publish
 
     start = MqttSink.start
 
