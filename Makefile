@@ -11,7 +11,7 @@ AIO_VENV ?= .venv312
 AIO_PYTHON ?= $(shell for p in python3 python3.12 python3.13 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: demo test test-aiobmsble lint format venv system-deps clean deb apt-repo deb-test binary bench
+.PHONY: demo test test-aiobmsble lint format venv system-deps clean deb apt-repo deb-test binary bench soak
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -58,6 +58,12 @@ test-aiobmsble: system-deps
 		$(MAKE) --no-print-directory $(AIO_VENV)/.installed AIO_PYTHON=$(AIO_PYTHON) && \
 		$(AIO_VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests/aio; \
 	fi
+
+# Soak with fault injection (docs/readme/soak.md): every simulated BMS type, faults at random for SOAK_SECONDS; prints
+# a report and fails on any failed check. SOAK_ARGS="--seed N" replays a run. `make test` runs a 90 s version.
+SOAK_SECONDS ?= 600
+soak: venv system-deps
+	$(PY) tests/soak/harness.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check batmond tests
