@@ -27,6 +27,7 @@ from batmond.transports.recovery import AdapterDead
 log = logging.getLogger("batmond")
 
 
+HEARTBEAT = 5.0  # s between systemd watchdog pings (WatchdogSec=60s in the unit)
 EXIT_ADAPTER_DEAD = 3  # systemd restarts the daemon (Restart=on-failure); distinct from a bug's 1
 
 
@@ -77,6 +78,8 @@ class Daemon:
         self.hub.on_sample = self._on_sample
         self._tasks.append(asyncio.create_task(self._publish_loop(), name="publisher"))
         self._tasks.append(asyncio.create_task(self._commit_loop(), name="journal"))
+        self._publisher_alive = time.monotonic()
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
         ready = asyncio.create_task(self._ready(), name="ready")  # not in _tasks: its end is not the daemon's
         log.info("batmond running: %d BMS, sample every %g s, publish every %g s", len(self.config.devices),
                  self.config.sampling.sample_period, self.config.sampling.effective_publish_period)  # fmt: skip
@@ -286,7 +289,7 @@ class Daemon:
                 if reading is not None:
                     self._publish(reading)
             self._check_stalled(now)
-            self._notify_status(online, now)
+            self._publisher_alive = now
 
     def _check_stalled(self, now: float) -> None:
         """Recovery ladder step 1, third detector: links look up, but no connected BMS sends anything."""
@@ -322,10 +325,18 @@ class Daemon:
         log.info("%s: SoC %.1f %%: switching charging %s (%s)", owner.alias, reading.sample.soc, value, reason)
         self.command(owner.alias, "charge", value)
 
-    def _notify_status(self, online: dict[str, bool], now: float) -> None:
-        count = sum(online.values())
-        last = "never" if self._last_publish is None else f"{now - self._last_publish:.1f} s ago"
-        self._notifier.notify(f"STATUS={count}/{len(online)} BMS online, last publish {last}\nWATCHDOG=1")
+    async def _heartbeat(self) -> None:
+        """systemd STATUS and WATCHDOG, every few seconds whatever the publish period, but only while the
+        publisher keeps turning: a hung event loop or a dead publisher stops the pings and systemd restarts us."""
+        period = self.config.sampling.effective_publish_period
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            now = time.monotonic()
+            if now - self._publisher_alive > period + 2 * HEARTBEAT:
+                continue
+            count = sum(self._online.values())
+            last = "never" if self._last_publish is None else f"{now - self._last_publish:.1f} s ago"
+            self._notifier.notify(f"STATUS={count}/{len(self._online)} BMS online, last publish {last}\nWATCHDOG=1")
 
     def command(self, alias: str, switch: str, payload: str) -> None:
         """Called by a sink (on the event loop) for a switch command; runs it without blocking the sink."""

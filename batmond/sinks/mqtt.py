@@ -28,6 +28,10 @@ from batmond.sinks import Sink
 from batmond.sinks.hass import Topics, device_discovery, device_id, entity_discovery
 
 log = logging.getLogger("batmond.mqtt")
+paho_log = logging.getLogger("batmond.mqtt.paho")
+# paho 2.2 logs an ERROR each time its network loop finds no socket (while reconnecting, and at a clean stop);
+# the sink reports the connection state itself, once per change.
+paho_log.addFilter(lambda record: not record.getMessage().startswith("Client is not connected"))
 MAX_QUEUED = 1000  # QoS 1 messages kept while disconnected; beyond that they are dropped, not hoarded
 
 
@@ -51,6 +55,7 @@ class MqttSink(Sink):
         self.connected = False
         self._reported_unreachable = False
         self._refusal = ""
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._latest: dict[str, Reading] = {}
         self._online: dict[str, bool] = {}
@@ -59,7 +64,7 @@ class MqttSink(Sink):
         self._signatures: dict[str, tuple] = {}
         self._reannounce: asyncio.TimerHandle | None = None
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
-        self.client.enable_logger(logging.getLogger("batmond.mqtt.paho"))
+        self.client.enable_logger(paho_log)
         self.client.will_set(self.topics.daemon_status, "offline", qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(MAX_QUEUED)
@@ -89,6 +94,7 @@ class MqttSink(Sink):
         self.client.loop_start()
 
     async def stop(self) -> None:
+        self._stopping = True
         if self.connected:
             info = self.client.publish(self.topics.daemon_status, "offline", qos=1, retain=True)
             for device_alias in self._online:
@@ -143,7 +149,7 @@ class MqttSink(Sink):
         self.connected = False
 
     def _disconnected(self, reason: str) -> None:
-        if self.connected:
+        if self.connected and not self._stopping:
             log.warning("lost the MQTT broker (%s); telemetry is dropped until it is back", reason)
         self.connected = False
 
