@@ -173,3 +173,15 @@ def write_config(path: Path, sim_port: int, broker_port: int, devices: list[tupl
         lines += ["[[device]]", f'address = "{address}"', f'type = "{type_name}"', f'alias = "{alias}"', *more]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def feed_in_pieces(codec: Any, stream: bytes, rng: Any, largest: int) -> list[str]:
+    """Feed a byte stream to a codec in random pieces (1..largest bytes), as BLE notifications or serial reads
+    cut it; return the frame kinds it completed."""
+    kinds: list[str] = []
+    position = 0
+    while position < len(stream):
+        size = rng.randint(1, largest)
+        kinds += codec.feed(stream[position : position + size])
+        position += size
+    return kinds

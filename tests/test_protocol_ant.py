@@ -6,6 +6,7 @@ import random
 
 import pytest
 from captures import ant as cap
+from helpers import feed_in_pieces
 
 from batmond.protocols import ant
 from batmond.protocols.ant import AntCodec
@@ -109,12 +110,7 @@ def test_random_split_merge_and_junk_never_yield_bogus_frames():
     rng = random.Random(7)
     for _ in range(100):
         codec = AntCodec()
-        kinds = []
-        position = 0
-        while position < len(stream):
-            size = rng.randint(1, 40)
-            kinds += codec.feed(stream[position : position + size])
-            position += size
+        kinds = feed_in_pieces(codec, stream, rng, 40)
         assert kinds == ["status", "info", "status", "ack"]
 
 

@@ -6,6 +6,7 @@ import random
 
 import pytest
 from captures import daly2 as cap
+from helpers import feed_in_pieces
 
 from batmond.protocols import daly2, modbus
 from batmond.protocols.base import UnsupportedSwitch
@@ -144,12 +145,7 @@ def test_random_split_merge_and_junk_never_yield_bogus_frames():
     rng = random.Random(5)
     for _ in range(100):
         codec = Daly2Codec()
-        kinds = []
-        position = 0
-        while position < len(stream):
-            size = rng.randint(1, 40)
-            kinds += codec.feed(stream[position : position + size])
-            position += size
+        kinds = feed_in_pieces(codec, stream, rng, 40)
         assert kinds == ["settings", "status", "write", "version"]
         assert codec.stats.frames == 4
         sample = codec.sample()

@@ -6,6 +6,7 @@ import asyncio
 import random
 
 import pytest
+from helpers import feed_in_pieces
 
 from batmond.config import ConfigError, DeviceConfig, parse
 from batmond.protocols import codec_for, jbd, jk
@@ -62,12 +63,7 @@ def test_the_framer_survives_splits_junk_and_corruption() -> None:
     stream = b"AT\r\n" + good + b"\x00\x55" + good[:30] + b"\n" + corrupt + good
     codec = DummyCodec()
     rng = random.Random(7)
-    kinds: list[str] = []
-    position = 0
-    while position < len(stream):
-        size = rng.randint(1, 40)
-        kinds += codec.feed(stream[position : position + size])
-        position += size
+    kinds = feed_in_pieces(codec, stream, rng, 40)
     assert kinds == ["status", "status"]
     assert codec.stats.bad_checksum == 2  # the truncated line and the corrupt one
     assert codec.stats.junk_bytes >= 4

@@ -6,6 +6,7 @@ import random
 
 import pytest
 from captures import jbd as cap
+from helpers import feed_in_pieces
 
 from batmond.protocols import jbd
 from batmond.protocols.jbd import JbdCodec
@@ -124,12 +125,7 @@ def test_random_split_merge_and_junk_never_yield_bogus_frames():
     rng = random.Random(3)
     for _ in range(100):
         codec = JbdCodec()
-        kinds = []
-        position = 0
-        while position < len(stream):
-            size = rng.randint(1, 25)
-            kinds += codec.feed(stream[position : position + size])
-            position += size
+        kinds = feed_in_pieces(codec, stream, rng, 25)
         assert kinds == ["basic", "cells", "model"]
 
 

@@ -6,6 +6,7 @@ import random
 
 import pytest
 from captures import litime as cap
+from helpers import feed_in_pieces
 
 from batmond.protocols import litime
 from batmond.protocols.base import UnsupportedSwitch
@@ -63,12 +64,7 @@ def test_random_split_merge_and_junk_never_yield_bogus_frames():
     rng = random.Random(13)
     for _ in range(100):
         codec = LitimeCodec()
-        kinds = []
-        position = 0
-        while position < len(stream):
-            size = rng.randint(1, 30)
-            kinds += codec.feed(stream[position : position + size])
-            position += size
+        kinds = feed_in_pieces(codec, stream, rng, 30)
         assert kinds == ["status", "status", "status"]
 
 

@@ -7,6 +7,7 @@ import random
 
 import pytest
 from captures import noname_modbus as cap
+from helpers import feed_in_pieces
 
 from batmond.protocols import modbus
 from batmond.protocols import noname_modbus as nm
@@ -78,12 +79,7 @@ def test_random_split_merge_and_junk_never_yield_bogus_frames():
     rng = random.Random(7)
     for _ in range(100):
         codec = NonameModbusCodec()
-        kinds = []
-        position = 0
-        while position < len(stream):
-            size = rng.randint(1, 25)
-            kinds += codec.feed(stream[position : position + size])
-            position += size
+        kinds = feed_in_pieces(codec, stream, rng, 25)
         assert kinds == ["info", "cells", "status"]
         assert codec.sample().voltage == pytest.approx(14.48)
 

@@ -6,6 +6,7 @@ import random
 
 import pytest
 from captures import sok as cap
+from helpers import feed_in_pieces
 
 from batmond.protocols import sok
 from batmond.protocols.base import UnsupportedSwitch
@@ -83,12 +84,7 @@ def test_random_split_merge_and_junk_never_yield_bogus_frames():
     rng = random.Random(11)
     for _ in range(100):
         codec = SokCodec()
-        kinds = []
-        position = 0
-        while position < len(stream):
-            size = rng.randint(1, 25)
-            kinds += codec.feed(stream[position : position + size])
-            position += size
+        kinds = feed_in_pieces(codec, stream, rng, 25)
         assert kinds == ["f0", "f3", "f4", "f4", "f0", "f2", "f1"]
 
 

@@ -6,6 +6,7 @@ import random
 
 import pytest
 from captures import supervolt as cap
+from helpers import feed_in_pieces
 
 from batmond.protocols import supervolt
 from batmond.protocols.base import UnsupportedSwitch
@@ -91,12 +92,7 @@ def test_random_split_merge_and_junk_never_yield_bogus_frames():
     rng = random.Random(5)
     for _ in range(100):
         codec = SupervoltCodec()
-        kinds = []
-        position = 0
-        while position < len(stream):
-            size = rng.randint(1, 30)
-            kinds += codec.feed(stream[position : position + size])
-            position += size
+        kinds = feed_in_pieces(codec, stream, rng, 30)
         assert kinds == ["realtime", "capacity", "realtime"]
 
 
