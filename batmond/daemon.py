@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from pathlib import Path
@@ -29,6 +30,12 @@ log = logging.getLogger("batmond")
 
 HEARTBEAT = 5.0  # s between systemd watchdog pings (WatchdogSec=60s in the unit)
 EXIT_ADAPTER_DEAD = 3  # systemd restarts the daemon (Restart=on-failure); distinct from a bug's 1
+
+
+def heartbeat_interval() -> float:
+    """Ping at least three times per watchdog period systemd gives us (WATCHDOG_USEC), at most every 5 s."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    return min(HEARTBEAT, int(usec) / 3e6) if usec.isdigit() and int(usec) > 0 else HEARTBEAT
 
 
 class StartupError(Exception):
@@ -329,10 +336,11 @@ class Daemon:
         """systemd STATUS and WATCHDOG, every few seconds whatever the publish period, but only while the
         publisher keeps turning: a hung event loop or a dead publisher stops the pings and systemd restarts us."""
         period = self.config.sampling.effective_publish_period
+        interval = heartbeat_interval()
         while True:
-            await asyncio.sleep(HEARTBEAT)
+            await asyncio.sleep(interval)
             now = time.monotonic()
-            if now - self._publisher_alive > period + 2 * HEARTBEAT:
+            if now - self._publisher_alive > period + 2 * interval:
                 continue
             count = sum(self._online.values())
             last = "never" if self._last_publish is None else f"{now - self._last_publish:.1f} s ago"
