@@ -12,11 +12,13 @@ import logging
 import zlib
 from dataclasses import dataclass
 
+from bumble.link import LocalLink
+
 from batmond.config import Config, DeviceConfig
 from batmond.sim.battery import Battery
 from batmond.sim.devices import SimulatedBms, simulator_types
 from batmond.sim.hci_server import HciServer
-from batmond.sim.link import SimController, new_link
+from batmond.sim.link import SimController
 
 log = logging.getLogger("batmond.sim")
 
@@ -69,7 +71,7 @@ def spec_for(device: DeviceConfig) -> SimSpec:
 class Simulator:
     def __init__(self, host_transport: str) -> None:
         self.host_transport = host_transport
-        self.link = new_link()
+        self.link = LocalLink()
         self.devices: dict[str, SimulatedBms] = {}
         self.adapter: SimController | None = None
         self._server: HciServer | None = None

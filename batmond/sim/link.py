@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from bumble import hci, ll
+from bumble import hci
 from bumble.controller import Controller
-from bumble.link import LocalLink
 
 log = logging.getLogger("batmond.sim")
 
@@ -73,10 +72,3 @@ class SimController(Controller):
     def drop_all(self, reason: int = hci.HCI_ErrorCode.CONNECTION_TIMEOUT_ERROR) -> None:
         for connection in list(self.le_connections.values()):
             self.drop(connection, reason)
-
-
-def new_link() -> LocalLink:
-    return LocalLink()
-
-
-__all__ = ["SimController", "ll", "new_link"]
