@@ -219,8 +219,8 @@ def start_simulator(config: Path, writes: Path, log: Path, quiet_hci: bool) -> s
 
 # Where a sample's latency goes: the bytes wait in the socket for the event loop; bumble, GATT and the codec's
 # framer find the answer; the poller wakes and decodes the sample; the hub (meters, averaging); the MQTT sink
-# builds the JSON state; paho's network thread gets it onto the broker's socket.
-STEPS = ("socket_wait", "transport_to_codec", "poller_and_decode", "hub", "state_json", "paho_handover")
+# builds the JSON state; paho writes the PUBLISH into the broker's socket (from the event loop, no thread).
+STEPS = ("socket_wait", "transport_to_codec", "poller_and_decode", "hub", "state_json", "paho_write")
 
 
 def percentiles(values_ns: list[int]) -> dict[str, float | int | None]:
@@ -481,18 +481,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, traces)")
     parser.add_argument("--daemon-quiet-hci", action="store_true",
                         help="experiment: cheap HCI packet strings in the daemon too (not the product)")  # fmt: skip
-    parser.add_argument(
-        "--paho-in-loop",
-        action="store_true",
-        help="experiment: paho on the daemon's asyncio loop, no network thread (not the product)",
-    )
     parser.add_argument("--only", help="comma-separated runs (e.g. 32x1hz,32x10hz): no summary, no results.json")
     args = parser.parse_args()
     started = time.monotonic()
     if args.daemon_quiet_hci:
         os.environ["BENCH_DAEMON_QUIET_HCI"] = "1"
-    if args.paho_in_loop:
-        os.environ["BENCH_PAHO_IN_LOOP"] = "1"
     workdir = Path(tempfile.mkdtemp(prefix="batmond-bench-"))
     results: dict[str, Any] = {"environment": environment(), "runs": {}, "notes": []}
     broker = Broker(workdir)

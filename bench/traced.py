@@ -16,7 +16,6 @@ On exit the trace is written as JSON. Each hook costs about a microsecond per ca
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import gc
 import json
@@ -168,31 +167,6 @@ def install() -> None:
         setattr(os, name, counted)
 
 
-def paho_in_loop() -> None:
-    """Experiment: paho driven by the daemon's asyncio loop instead of its own network thread, to measure
-    what handing each PUBLISH to that thread (and the GIL back and forth) costs. Not the product."""
-    start = MqttSink.start
-
-    async def keep_alive(client: paho.Client) -> None:
-        while True:
-            await asyncio.sleep(1)
-            client.loop_misc()
-
-    async def start_in_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        client = self.client
-        client.on_socket_open = lambda c, userdata, sock: loop.add_reader(sock, c.loop_read)
-        client.on_socket_close = lambda c, userdata, sock: loop.remove_reader(sock)
-        client.on_socket_register_write = lambda c, userdata, sock: loop.add_writer(sock, c.loop_write)
-        client.on_socket_unregister_write = lambda c, userdata, sock: loop.remove_writer(sock)
-        client.loop_start = lambda: None
-        await start(self)  # its connect_async only stores the address
-        client.reconnect()  # 127.0.0.1: connecting inline is fine for the bench
-        self._keep_alive = loop.create_task(keep_alive(client))
-
-    MqttSink.start = start_in_loop
-
-
 if __name__ == "__main__":
     trace_path, *argv = sys.argv[1:]
     install()
@@ -200,7 +174,5 @@ if __name__ == "__main__":
         from sim import quiet_hci
 
         quiet_hci()
-    if os.environ.get("BENCH_PAHO_IN_LOOP"):
-        paho_in_loop()
     atexit.register(TRACE.dump, trace_path)
     sys.exit(main(argv))

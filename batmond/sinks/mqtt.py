@@ -1,9 +1,15 @@
-"""MQTT sink: paho-mqtt 2.x on its own network thread, Home Assistant discovery, availability.
+"""MQTT sink: paho-mqtt 2.x driven by the daemon's asyncio loop, Home Assistant discovery, availability.
 
-paho callbacks run on paho's thread and only hand work to the asyncio loop. Telemetry is QoS 0 and is
-dropped (never queued) while the broker is away; discovery, availability and the daemon status are QoS 1
-retained. After every (re)connect and whenever HA announces itself online, discovery is re-announced and the
-latest states are re-sent.
+paho runs without a thread of its own (its external-loop API): the event loop watches paho's socket and a
+PUBLISH is written to the broker's socket by the call that made it. A network thread would have to be woken
+for every message and would then take turns with the event loop on the GIL, which at tens of states per
+second was most of the latency tail. Only connecting (DNS, TCP, TLS handshake: all blocking in paho) runs in a
+short-lived thread, and nothing else touches the client meanwhile. The sink reconnects itself, with backoff,
+and drives paho's keep-alive.
+
+Telemetry is QoS 0 and is dropped (never queued) while the broker is away; discovery, availability and the
+daemon status are QoS 1 retained. After every (re)connect and whenever HA announces itself online, discovery
+is re-announced and the latest states are re-sent.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import random
 import re
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -29,10 +36,11 @@ from batmond.sinks.hass import Topics, device_discovery, device_id, entity_disco
 
 log = logging.getLogger("batmond.mqtt")
 paho_log = logging.getLogger("batmond.mqtt.paho")
-# paho 2.2 logs an ERROR each time its network loop finds no socket (while reconnecting, and at a clean stop);
-# the sink reports the connection state itself, once per change.
-paho_log.addFilter(lambda record: not record.getMessage().startswith("Client is not connected"))
 MAX_QUEUED = 1000  # QoS 1 messages kept while disconnected; beyond that they are dropped, not hoarded
+KEEPALIVE = 30  # s
+KEEPALIVE_CHECK = 1.0  # s between paho's keep-alive checks (PINGREQ due; a broker that stopped answering)
+RECONNECT_DELAY = (1.0, 30.0)  # s: first wait after a failure or a lost connection, doubling up to the second
+STOP_TIMEOUT = 2.0  # s to wait for the broker to acknowledge the "offline" status at a clean stop
 
 
 def default_client_id() -> str:
@@ -63,10 +71,16 @@ class MqttSink(Sink):
         self._entity_topics: dict[str, set[str]] = {}
         self._signatures: dict[str, tuple] = {}
         self._reannounce: asyncio.TimerHandle | None = None
+        self._connection: asyncio.Task | None = None
+        self._connector: threading.Thread | None = None  # while it runs, nothing else touches the client
+        self._loop_thread = 0
+        self._closed = asyncio.Event()  # paho closed the socket of the current connection
+        self._accepted = False  # the broker accepted the current connection
+        self._writer = False  # the loop watches the socket for room to write the rest
+        self._flush_due = False
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
         self.client.enable_logger(paho_log)
         self.client.will_set(self.topics.daemon_status, "offline", qos=1, retain=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(MAX_QUEUED)
         if config.username is not None:
             self.client.username_pw_set(config.username, config.password)
@@ -78,9 +92,11 @@ class MqttSink(Sink):
                 cert_reqs=ssl.CERT_REQUIRED,
             )
         self.client.on_connect = self._on_connect
-        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_socket_close = self._on_socket_close
+        self.client.on_socket_register_write = self._on_register_write
+        self.client.on_socket_unregister_write = self._on_unregister_write
 
     @property
     def command_filter(self) -> str:
@@ -88,10 +104,11 @@ class MqttSink(Sink):
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         log.info("connecting to MQTT broker %s:%d%s as %s", self.config.host, self.config.port,
                  " (TLS)" if self.config.tls else "", self.client._client_id.decode())  # fmt: skip
-        self.client.connect_async(self.config.host, self.config.port, keepalive=30)
-        self.client.loop_start()
+        self.client.connect_async(self.config.host, self.config.port, keepalive=KEEPALIVE)  # only stores them
+        self._connection = asyncio.create_task(self._keep_connected(), name="mqtt")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -99,21 +116,112 @@ class MqttSink(Sink):
             info = self.client.publish(self.topics.daemon_status, "offline", qos=1, retain=True)
             for device_alias in self._online:
                 self.client.publish(self.topics.availability(device_alias), "offline", qos=1, retain=True)
-            await asyncio.to_thread(_wait, info, 2.0)
-        self.client.disconnect()
-        self.client.loop_stop()
+            self._flush()
+            await self._acknowledged(info, STOP_TIMEOUT)
+        if self._connection is not None:
+            self._connection.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connection
+        if not (self._connector and self._connector.is_alive()) and self.client.socket() is not None:
+            self.client.disconnect()
+            self._flush()  # paho closes the socket once the DISCONNECT is written
 
-    # -- paho thread -----------------------------------------------------------------------------------
+    # -- the connection ---------------------------------------------------------------------------------
+    async def _keep_connected(self) -> None:
+        delay = RECONNECT_DELAY[0]
+        while True:
+            self._closed.clear()
+            self._accepted = False
+            try:
+                await self._connect()
+            except Exception as exc:  # OSError (refused, unreachable, DNS, TLS) or paho's own checks
+                self._connect_failed(describe(exc))
+            else:
+                await self._serve()
+            if self._accepted:
+                delay = RECONNECT_DELAY[0]
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, RECONNECT_DELAY[1])
+
+    async def _connect(self) -> None:
+        """paho's reconnect() (resolve, connect, TLS handshake, queue CONNECT) in a thread: it blocks."""
+        assert self._loop is not None
+        loop, done = self._loop, self._loop.create_future()
+
+        def connect() -> None:
+            outcome: BaseException | None = None
+            try:
+                self.client.reconnect()
+            except Exception as exc:
+                outcome = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the daemon has stopped
+                loop.call_soon_threadsafe(_settle, done, outcome)
+
+        # A daemon thread: a connect still hanging at exit (TCP or TLS, up to paho's 5 s timeout) is not waited for.
+        self._connector = threading.Thread(target=connect, name="mqtt-connect", daemon=True)
+        self._connector.start()
+        await done
+        sock = self.client.socket()
+        assert sock is not None
+        # Each PUBLISH leaves at once instead of waiting for the broker to acknowledge the previous segment.
+        with contextlib.suppress(OSError):  # a socket already reset: the reader finds out
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        loop.add_reader(sock, self._readable)
+        self._flush()  # the CONNECT
+
+    async def _serve(self) -> None:
+        """Until paho closes the socket: its keep-alive (a PINGREQ when due; a broker that stopped answering)."""
+        while not self._closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), KEEPALIVE_CHECK)
+            if not self._closed.is_set():
+                self.client.loop_misc()
+                self._flush()
+
+    async def _acknowledged(self, info: paho.MQTTMessageInfo, timeout: float) -> None:
+        """Wait until the broker acknowledged a QoS 1 message (this loop reads the PUBACK), or the connection
+        ended, or ``timeout``."""
+        assert self._loop is not None
+        deadline = self._loop.time() + timeout
+        while self.client.socket() is not None and self._loop.time() < deadline:
+            try:
+                if info.is_published():
+                    return
+            except (RuntimeError, ValueError):  # not sent at all: the broker's will says offline for us
+                return
+            await asyncio.sleep(0.02)
+
+    def _readable(self) -> None:
+        self.client.loop_read()
+        sock = self.client.socket()
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():  # decrypted bytes the socket will not signal
+            assert self._loop is not None
+            self._loop.call_soon(self._readable)
+
+    def _flush(self) -> None:
+        """Write what paho has queued, now; what the socket cannot take yet waits for the loop's writer."""
+        self._flush_due = False
+        client = self.client
+        if not client.want_write():
+            return
+        client.loop_write()
+        sock = client.socket()
+        if client.want_write() and sock is not None and not self._writer:
+            assert self._loop is not None
+            self._loop.add_writer(sock, client.loop_write)
+            self._writer = True
+
+    # -- paho callbacks: on the event loop, inside loop_read/loop_write/loop_misc ------------------------
+    # (except the write registration of the CONNECT, in the connect thread). They hand work to the loop:
+    # publishing from inside a paho callback must not write (paho holds its callback lock there).
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
             self._call(self._refused, str(reason))
             return
+        self._accepted = True
         client.publish(self.topics.daemon_status, "online", qos=1, retain=True)
         client.subscribe([(self.topics.ha_status, 1), (self.command_filter, 1)])
         self._call(self._connected)
-
-    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
-        self._call(self._connect_failed)
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._call(self._disconnected, str(reason))
@@ -121,9 +229,29 @@ class MqttSink(Sink):
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         self._call(self._message, message.topic, bytes(message.payload))
 
+    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(sock)
+        self._on_unregister_write(client, userdata, sock)
+        self._closed.set()
+
+    def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        """paho queued something: write it at the end of this loop turn (the publisher flushes its own)."""
+        if self._flush_due or threading.get_ident() != self._loop_thread:  # the CONNECT: _connect flushes it
+            return
+        assert self._loop is not None
+        self._flush_due = True
+        self._loop.call_soon(self._flush)
+
+    def _on_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        if self._writer:
+            assert self._loop is not None
+            self._loop.remove_writer(sock)
+            self._writer = False
+
     def _call(self, function: Callable[..., None], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(function, *args)
+            self._loop.call_soon(function, *args)
 
     # -- event loop ------------------------------------------------------------------------------------
     def _connected(self) -> None:
@@ -141,10 +269,10 @@ class MqttSink(Sink):
                       reason, hint)  # fmt: skip
             self._refusal = reason
 
-    def _connect_failed(self) -> None:
+    def _connect_failed(self, reason: str) -> None:
         if self.connected or not self._reported_unreachable:
-            log.warning("MQTT broker %s:%d not reachable; retrying in the background", self.config.host,
-                        self.config.port)  # fmt: skip
+            log.warning("MQTT broker %s:%d not reachable (%s); retrying in the background", self.config.host,
+                        self.config.port, reason)  # fmt: skip
             self._reported_unreachable = True
         self.connected = False
 
@@ -169,6 +297,8 @@ class MqttSink(Sink):
                 self.on_command(alias, switch, payload.decode("utf-8", "replace"))
 
     def _rediscover(self) -> None:
+        if not self.connected:
+            return  # the next connect announces everything anyway
         log.info("Home Assistant came online; re-announcing %d device(s)", len(self._latest))
         self._signatures.clear()
         self._republish()
@@ -192,11 +322,13 @@ class MqttSink(Sink):
         if self.config.discovery != "off":
             self._discover(reading, state)
         self.client.publish(self.topics.state(alias), json.dumps(state, separators=(",", ":")), qos=0)
+        self._flush()
 
     def availability(self, device: DeviceConfig, online: bool) -> None:
         self._online[device.alias] = online
         if self.connected:
             self.client.publish(self.topics.availability(device.alias), "online" if online else "offline", 1, True)
+            self._flush()
 
     def _discover(self, reading: Reading, state: dict[str, Any]) -> None:
         """Announce the device when what it reports (cells, sensors, identity) changed since the last time."""
@@ -232,6 +364,14 @@ class MqttSink(Sink):
         log.info("announced %s to Home Assistant (%d entities)", reading.device.alias, count)
 
 
-def _wait(info: paho.MQTTMessageInfo, timeout: float) -> None:
-    with contextlib.suppress(RuntimeError, ValueError):  # not connected: the broker's will says offline for us
-        info.wait_for_publish(timeout)
+def _settle(future: asyncio.Future[None], outcome: BaseException | None) -> None:
+    if future.done():  # the wait was cancelled: the daemon stops
+        return
+    if outcome is None:
+        future.set_result(None)
+    else:
+        future.set_exception(outcome)
+
+
+def describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
