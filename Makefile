@@ -75,14 +75,16 @@ format: venv
 
 # Packaging (docs/readme/packaging.md): .deb for amd64 and arm64, a signed apt repository, the package's
 # end-to-end test in a Debian chroot (root), and the single-file binary.
+# One package per Debian release (its python3 minor): bookworm (3.11) and trixie (3.13, with the aiobmsble extra).
+DEB_DISTS ?= bookworm trixie
 deb:
-	packaging/build-deb.sh $(DEB_ARCHES)
+	for dist in $(DEB_DISTS); do DIST=$$dist packaging/build-deb.sh $(DEB_ARCHES) || exit 1; done
 
 apt-repo: deb
 	packaging/apt-repo.sh
 
 deb-test:
-	packaging/test-deb.sh
+	for dist in $(DEB_DISTS); do DIST=$$dist packaging/test-deb.sh || exit 1; done
 
 binary:
 	packaging/build-binary.sh

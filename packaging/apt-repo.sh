@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Make a signed apt repository from built packages (make apt-repo).
 #   packaging/apt-repo.sh [OUTDIR [DEB ...]]     default: build/apt-repo from build/deb/batmond_*.deb
+# Packages for bookworm and trixie (make deb DIST=...) go to the suites of those names.
 # Signing key:
 #   APT_SIGNING_KEY=<key id or fingerprint>   a release key already in gpg's keyring (GNUPGHOME as usual),
 #                                             e.g. imported from a CI secret with `gpg --import`;
 #   unset                                     a throwaway key is made in OUTDIR/../apt-repo-gnupg (tests only).
 # The public key is written to OUTDIR/batmond-archive-keyring.gpg; users install it in /usr/share/keyrings
-# and add:  deb [signed-by=/usr/share/keyrings/batmond-archive-keyring.gpg] URL bookworm main
+# and add:  deb [signed-by=/usr/share/keyrings/batmond-archive-keyring.gpg] URL <bookworm|trixie> main
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build/apt-repo}
@@ -14,7 +15,6 @@ shift || true
 debs=("$@")
 [ ${#debs[@]} -gt 0 ] || debs=(build/deb/batmond_*.deb)
 [ -e "${debs[0]}" ] || { echo "apt-repo: no packages; run make deb first" >&2; exit 1; }
-SUITE=bookworm
 
 if ! command -v apt-ftparchive >/dev/null || ! command -v gpg >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
@@ -40,24 +40,33 @@ if [ -z "${APT_SIGNING_KEY:-}" ]; then
   echo "apt-repo: signed with a throwaway key ($APT_SIGNING_KEY); set APT_SIGNING_KEY for a release" >&2
 fi
 
-rm -rf "$OUT" && mkdir -p "$OUT/pool/main/b/batmond"
-cp "${debs[@]}" "$OUT/pool/main/b/batmond/"
-archs=$(for deb in "${debs[@]}"; do dpkg-deb -f "$deb" Architecture; done | sort -u | tr '\n' ' ')
-for arch in $archs; do
-  dir="$OUT/dists/$SUITE/main/binary-$arch"
-  mkdir -p "$dir"
-  (cd "$OUT" && apt-ftparchive --arch "$arch" packages pool) >"$dir/Packages"
-  gzip -9nk "$dir/Packages"
+# One suite per Debian release, told apart by the package version (build-deb.sh: trixie's ends in +deb13).
+suite_of() { case "$(dpkg-deb -f "$1" Version)" in *+deb13*) echo trixie ;; *) echo bookworm ;; esac; }
+rm -rf "$OUT" && mkdir -p "$OUT"
+suites=()
+for deb in "${debs[@]}"; do
+  suite=$(suite_of "$deb")
+  mkdir -p "$OUT/pool/$suite/b/batmond" && cp "$deb" "$OUT/pool/$suite/b/batmond/"
+  [[ " ${suites[*]} " == *" $suite "* ]] || suites+=("$suite")
 done
-apt-ftparchive \
-  -o APT::FTPArchive::Release::Origin=batmond -o APT::FTPArchive::Release::Label=batmond \
-  -o APT::FTPArchive::Release::Suite=$SUITE -o APT::FTPArchive::Release::Codename=$SUITE \
-  -o "APT::FTPArchive::Release::Architectures=${archs% }" -o APT::FTPArchive::Release::Components=main \
-  release "$OUT/dists/$SUITE" >"$OUT/Release.tmp"
-mv "$OUT/Release.tmp" "$OUT/dists/$SUITE/Release"
-gpg --batch --yes --local-user "$APT_SIGNING_KEY" --clearsign -o "$OUT/dists/$SUITE/InRelease" \
-  "$OUT/dists/$SUITE/Release"
-gpg --batch --yes --local-user "$APT_SIGNING_KEY" --armor --detach-sign -o "$OUT/dists/$SUITE/Release.gpg" \
-  "$OUT/dists/$SUITE/Release"
+for suite in "${suites[@]}"; do
+  archs=$(for deb in "$OUT/pool/$suite"/b/batmond/*.deb; do dpkg-deb -f "$deb" Architecture; done | sort -u | tr '\n' ' ')
+  for arch in $archs; do
+    dir="$OUT/dists/$suite/main/binary-$arch"
+    mkdir -p "$dir"
+    (cd "$OUT" && apt-ftparchive --arch "$arch" packages "pool/$suite") >"$dir/Packages"
+    gzip -9nk "$dir/Packages"
+  done
+  apt-ftparchive \
+    -o APT::FTPArchive::Release::Origin=batmond -o APT::FTPArchive::Release::Label=batmond \
+    -o APT::FTPArchive::Release::Suite="$suite" -o APT::FTPArchive::Release::Codename="$suite" \
+    -o "APT::FTPArchive::Release::Architectures=${archs% }" -o APT::FTPArchive::Release::Components=main \
+    release "$OUT/dists/$suite" >"$OUT/Release.tmp"
+  mv "$OUT/Release.tmp" "$OUT/dists/$suite/Release"
+  gpg --batch --yes --local-user "$APT_SIGNING_KEY" --clearsign -o "$OUT/dists/$suite/InRelease" \
+    "$OUT/dists/$suite/Release"
+  gpg --batch --yes --local-user "$APT_SIGNING_KEY" --armor --detach-sign -o "$OUT/dists/$suite/Release.gpg" \
+    "$OUT/dists/$suite/Release"
+  echo "apt repository: $OUT ($suite main: ${archs% })"
+done
 gpg --batch --export "$APT_SIGNING_KEY" >"$OUT/batmond-archive-keyring.gpg"
-echo "apt repository: $OUT ($SUITE main: ${archs% })"

@@ -3,13 +3,31 @@
 #   packaging/build-deb.sh [ARCH ...]        default: amd64 arm64
 #   DEB_VERSION=0.1.0+1 packaging/build-deb.sh amd64    stamp another version (packaging/test-deb.sh upgrades)
 #   LINTIAN=0 ...                            skip lintian (it gates errors and warnings otherwise)
+#   DIST=trixie packaging/build-deb.sh       the package for Debian 13 (default: bookworm, Debian 12)
 # Each architecture gets the wheels pinned in packaging/vendor-requirements.txt for that platform
 # (pip --platform ... --only-binary=:all:), so arm64 builds on x86_64 in seconds without emulation or compiler.
+# The wheels are built for one Python minor, so there is one package per Debian release: bookworm's python3 is
+# 3.11 (no aiobmsble, which needs 3.12), trixie's is 3.13 and its package bundles the aiobmsble extra too
+# (packaging/vendor-requirements-aiobmsble.txt). The trixie package's version is the bookworm one + "+deb13", so
+# a dist-upgrade from bookworm to trixie moves to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 read -r -a ARCHES <<<"${*:-amd64 arm64}"
 OUT=build/deb
 VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' batmond/__init__.py)
+DIST=${DIST:-bookworm}
+requirements=(packaging/vendor-requirements.txt)
+case "$DIST" in
+  bookworm) py=3.11 deb_version=${DEB_VERSION:-} ;;
+  trixie)
+    py=3.13 deb_version=${DEB_VERSION:-$VERSION+deb13}
+    requirements+=(packaging/vendor-requirements-aiobmsble.txt)
+    export BATMOND_LIBDIR=/usr/lib # debian/rules: units and udev rules under /usr/lib (merged /usr)
+    ;;
+  *) echo "build-deb: DIST must be bookworm or trixie, not $DIST" >&2; exit 1 ;;
+esac
+# dh_gencontrol fills ${batmond:Python} (debian/rules): the wheels' Python minor and nothing else.
+export BATMOND_PYTHON_DEPENDS="python3 (>= $py), python3 (<< ${py%.*}.$((${py#*.} + 1)))"
 
 need=(dpkg-buildpackage:dpkg-dev dh:debhelper scdoc:scdoc fakeroot:fakeroot)
 [ "${LINTIAN:-1}" = 0 ] || need+=(lintian:lintian)
@@ -33,22 +51,25 @@ if [ "$changelog_version" != "$VERSION" ]; then
   exit 1
 fi
 
-# Every runtime dependency in pyproject.toml must be pinned for the package.
-python3 - <<'PY'
+# Every runtime dependency in pyproject.toml (and the aiobmsble extra's, where it is bundled) must be pinned.
+python3 - "${requirements[@]}" <<'PY'
 import re, sys, tomllib
 def name(requirement): return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
-wanted = {name(r) for r in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]}
-pinned = {name(line) for line in open("packaging/vendor-requirements.txt") if line.strip() and line[0] != "#"}
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+wanted = {name(r) for r in project["dependencies"]}
+if len(sys.argv) > 2:
+    wanted |= {name(r) for r in project["optional-dependencies"]["aiobmsble"]}
+pinned = {name(line) for path in sys.argv[1:] for line in open(path) if line.strip() and line[0] != "#"}
 if wanted - pinned:
-    sys.exit(f"build-deb: pin {', '.join(sorted(wanted - pinned))} in packaging/vendor-requirements.txt")
+    sys.exit(f"build-deb: pin {', '.join(sorted(wanted - pinned))} in {' or '.join(sys.argv[1:])}")
 PY
 
 src="$OUT/src/batmond-$VERSION"
 rm -rf "$OUT/src" && mkdir -p "$src"
 tar -c --exclude=__pycache__ batmond pyproject.toml README.md packaging | tar -x -C "$src"
 cp -r packaging/debian "$src/debian"
-if [ -n "${DEB_VERSION:-}" ]; then
-  { printf 'batmond (%s) bookworm; urgency=medium\n\n  * Rebuild as %s.\n\n' "$DEB_VERSION" "$DEB_VERSION"
+if [ -n "$deb_version" ]; then
+  { printf 'batmond (%s) %s; urgency=medium\n\n  * Rebuild as %s for %s.\n\n' "$deb_version" "$DIST" "$deb_version" "$DIST"
     printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l packaging/debian/changelog -S Maintainer)" "$(date -R)"
     cat packaging/debian/changelog; } >"$src/debian/changelog"
 fi
@@ -67,12 +88,14 @@ for arch in "${ARCHES[@]}"; do
     *) echo "build-deb: unsupported architecture $arch" >&2; exit 1 ;;
   esac
   vendor="$src/debian/vendor/$arch"
-  # cp311 wheels: bookworm's python3 is 3.11 on every architecture (control pins python3 << 3.12).
+  # Wheels for the release's python3 minor on every architecture (${batmond:Python} pins it); pip would check
+  # Requires-Python against the interpreter running it, not the target's.
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --no-deps --no-compile --target "$vendor" --find-links "$OUT/wheels" \
-    --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 --abi abi3 --abi none \
+    --ignore-requires-python \
+    --only-binary=:all: --implementation cp --python-version "$py" --abi "cp${py/./}" --abi abi3 --abi none \
     --platform "manylinux_2_28_$machine" --platform "manylinux_2_17_$machine" \
     --platform "manylinux2014_$machine" --platform "manylinux_2_5_$machine" --platform "manylinux1_$machine" \
-    --platform any -r packaging/vendor-requirements.txt 2>"$OUT/pip-$arch.log" || {
+    --platform any "${requirements[@]/#/-r}" 2>"$OUT/pip-$arch.log" || {
     cat "$OUT/pip-$arch.log" >&2
     exit 1
   }

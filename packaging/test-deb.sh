@@ -2,19 +2,26 @@
 # End-to-end test of the Debian package (make deb-test; needs root for debootstrap and chroot):
 #   build the amd64 package (lintian-gated), put it in a signed apt repository, `apt install batmond` into a
 #   clean Debian chroot, check it, upgrade to a rebuilt newer version with a user-changed config, purge.
+#   DIST=trixie packaging/test-deb.sh      the same for the Debian 13 package (default: bookworm)
 # The units are checked with systemd-analyze (verify, and security with an exposure gate).
-# A minimal bookworm chroot is cached in $BATMOND_TEST_CACHE (default ~/.cache/batmond-deb-test).
+# A minimal chroot of the release is cached in $BATMOND_TEST_CACHE (default ~/.cache/batmond-deb-test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "deb-test: needs root (debootstrap, chroot)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 START=$SECONDS
-WORK=build/deb-test
+DIST=${DIST:-bookworm}
+WORK=build/deb-test-$DIST
 CACHE=${BATMOND_TEST_CACHE:-$HOME/.cache/batmond-deb-test}
 ROOT=$PWD/$WORK/root
 EXPOSURE_MAX=20 # tenths: systemd-analyze security must rate batmond.service 2.0 or better
 VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' batmond/__init__.py)
-NEXT="$VERSION+test1"
+case "$DIST" in
+  bookworm) PKG_VERSION=$VERSION ;;
+  trixie) PKG_VERSION=$VERSION+deb13 ;; # packaging/build-deb.sh
+  *) echo "deb-test: DIST must be bookworm or trixie" >&2; exit 1 ;;
+esac
+NEXT="$PKG_VERSION+test1"
 
 step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - START)); }
 fail() { echo "deb-test: FAILED: $*" >&2; exit 1; }
@@ -42,24 +49,26 @@ done)
 systemd-analyze security --offline=yes --threshold=$EXPOSURE_MAX packaging/systemd/batmond.service \
   | tail -1 || fail "batmond.service exposure is above $((EXPOSURE_MAX / 10)).$((EXPOSURE_MAX % 10))"
 
-step "build $VERSION and $NEXT (amd64)"
+step "build $PKG_VERSION and $NEXT (amd64, $DIST)"
 # Both from one snapshot of the tree, so that only the version differs between them.
 rm -rf "$WORK/tree" "$WORK/debs" && mkdir -p "$WORK/tree" "$WORK/debs"
 tar -c --exclude=__pycache__ batmond pyproject.toml README.md packaging | tar -x -C "$WORK/tree"
-(cd "$WORK/tree" && packaging/build-deb.sh amd64 && DEB_VERSION=$NEXT LINTIAN=0 packaging/build-deb.sh amd64 >/dev/null)
-cp "$WORK/tree/build/deb/batmond_${VERSION}_amd64.deb" "$WORK/tree/build/deb/batmond_${NEXT}_amd64.deb" "$WORK/debs/"
+(cd "$WORK/tree" && export DIST && packaging/build-deb.sh amd64 \
+  && DEB_VERSION=$NEXT LINTIAN=0 packaging/build-deb.sh amd64 >/dev/null)
+cp "$WORK/tree/build/deb/batmond_${PKG_VERSION}_amd64.deb" "$WORK/tree/build/deb/batmond_${NEXT}_amd64.deb" "$WORK/debs/"
 
-step "clean bookworm chroot"
+step "clean $DIST chroot"
+# The host's Debian mirror (its bookworm entry: the same mirror serves trixie).
 mirror=$(awk '/^URIs:/ { uri = $2 } /^Suites:/ && / bookworm( |$)/ { print uri; exit }' \
   /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
 [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' \
   /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
 mirror=${mirror:-http://deb.debian.org/debian}
-tarball="$CACHE/bookworm-minbase.tar"
+tarball="$CACHE/$DIST-minbase.tar"
 if [ ! -s "$tarball" ]; then
   mkdir -p "$CACHE"
   rm -rf "$WORK/bootstrap"
-  debootstrap --variant=minbase bookworm "$WORK/bootstrap" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
+  debootstrap --variant=minbase "$DIST" "$WORK/bootstrap" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
     || { tail -20 "$WORK/debootstrap.log"; fail "debootstrap from $mirror"; }
   rm -rf "$WORK/bootstrap/var/cache/apt/archives/"*.deb
   tar -C "$WORK/bootstrap" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
@@ -71,7 +80,7 @@ rm -rf --one-file-system "$ROOT" && mkdir -p "$ROOT"
 tar -C "$ROOT" -xf "$tarball"
 mount -t proc proc "$ROOT/proc"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-printf 'deb %s bookworm main\n' "$mirror" >"$ROOT/etc/apt/sources.list"
+printf 'deb %s %s main\n' "$mirror" "$DIST" >"$ROOT/etc/apt/sources.list"
 
 repo() { # the packages given, as the signed repository the chroot uses
   packaging/apt-repo.sh "$WORK/repo" "$@" >/dev/null 2>&1 || fail "apt-repo.sh"
@@ -80,8 +89,8 @@ repo() { # the packages given, as the signed repository the chroot uses
 }
 
 step "apt install batmond from the signed repository"
-repo "$WORK/debs/batmond_${VERSION}_amd64.deb"
-echo "deb [signed-by=/usr/share/keyrings/batmond-archive-keyring.gpg] file:/srv/batmond-repo bookworm main" \
+repo "$WORK/debs/batmond_${PKG_VERSION}_amd64.deb"
+echo "deb [signed-by=/usr/share/keyrings/batmond-archive-keyring.gpg] file:/srv/batmond-repo $DIST main" \
   >"$ROOT/etc/apt/sources.list.d/batmond.list"
 in_root apt-get update -qq || fail "apt-get update (is the repository signature accepted?)"
 in_root apt-get install -y -qq --no-install-recommends batmond >"$WORK/install.log" 2>&1 \
@@ -89,6 +98,13 @@ in_root apt-get install -y -qq --no-install-recommends batmond >"$WORK/install.l
 version=$(in_root batmond --version) && echo "$version"
 [ "$version" = "batmond $VERSION" ] || fail "batmond --version"
 in_root batmond check-config /etc/batmon.toml || fail "check-config of the shipped /etc/batmon.toml"
+# trixie's package bundles the aiobmsble extra: its types load (elsewhere they are a config error).
+aio_config='[[device]]\naddress = "C8:47:8C:00:00:01"\ntype = "seplos"\n'
+if [ "$DIST" = trixie ]; then
+  printf %b "$aio_config" >"$ROOT/tmp/aio.toml"
+  in_root batmond check-config /tmp/aio.toml || fail "check-config of an aiobmsble type (the bundled extra)"
+  rm "$ROOT/tmp/aio.toml"
+fi
 
 step "installed files, user, permissions"
 [ "$(in_root stat -c '%a %U %G' /etc/batmon.toml)" = "640 root batmond" ] || fail "/etc/batmon.toml mode/owner"
@@ -120,7 +136,7 @@ step "upgrade to $NEXT with a user-changed config and meters"
 sed -i 's/^host = "localhost"/host = "broker.example"/' "$ROOT/etc/batmon.toml"
 echo '{"battery1": {"charged_wh": 1234}}' >"$ROOT/var/lib/batmond/meters.json"
 changed=$(sha256sum <"$ROOT/etc/batmon.toml")
-repo "$WORK/debs/batmond_${VERSION}_amd64.deb" "$WORK/debs/batmond_${NEXT}_amd64.deb"
+repo "$WORK/debs/batmond_${PKG_VERSION}_amd64.deb" "$WORK/debs/batmond_${NEXT}_amd64.deb"
 in_root apt-get update -qq
 in_root apt-get install -y -qq batmond >"$WORK/upgrade.log" 2>&1 || { tail -30 "$WORK/upgrade.log"; fail "upgrade"; }
 in_root batmond --version | grep -qx "batmond $VERSION" || fail "batmond --version after the upgrade"
@@ -219,4 +235,4 @@ left=$(cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./dev -o -path ./srv/
 cleanup
 rm -rf --one-file-system "$ROOT" # 400 MB; a failed run leaves it for a look
 step "done in $((SECONDS - START)) s"
-echo "deb-test: 1 passed, 0 failed"
+echo "deb-test ($DIST): 1 passed, 0 failed"
