@@ -61,4 +61,22 @@ aio_options=()
   batmond/__main__.py
 "$OUT/$NAME" --version
 ls -l "$OUT/$NAME"
+# The newest glibc symbol version the bundled libraries and extensions use: the oldest glibc that can run it.
+glibc=$("$venv/bin/python" -c '
+import ast, re, subprocess, sys
+def entries(node):  # (name, path, kind) tuples, however PyInstaller nests them
+    if isinstance(node, (list, tuple)):
+        if len(node) == 3 and all(isinstance(item, str) for item in node):
+            yield node
+        else:
+            for item in node:
+                yield from entries(item)
+found = {"0"}
+for _, path, kind in entries(ast.literal_eval(open(sys.argv[1]).read())):
+    if kind in ("BINARY", "EXTENSION"):
+        symbols = subprocess.run(["objdump", "-T", path], capture_output=True, text=True).stdout
+        found.update(re.findall(r"GLIBC_([0-9.]+)", symbols))
+print(max(found, key=lambda version: tuple(map(int, version.split(".")))))
+' "$OUT/work/$NAME/PKG-00.toc")
+echo "build-binary: needs glibc >= $glibc (this machine has $(ldd --version | head -1 | awk '{print $NF}'))"
 echo "build-binary: $OUT/$NAME in $(($(date +%s) - started)) s"

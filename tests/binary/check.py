@@ -260,9 +260,9 @@ async def check_extra(binary: Path, broker: Broker, watcher: Watcher, work: Path
     report.append("D-Bus: no connection")
 
 
-async def main(binary: Path) -> int:
-    report = [f"binary: {binary} ({binary.stat().st_size / 1e6:.1f} MB)"]
-    with tempfile.TemporaryDirectory(prefix="batmond-binary-test-") as directory:
+async def main(binary: Path, system: str, parent: Path | None) -> int:
+    report = [f"== {binary} on {system}"]
+    with tempfile.TemporaryDirectory(prefix="batmond-binary-test-", dir=parent) as directory:
         work = Path(directory)
         broker = Broker(work)
         broker.start()
@@ -283,5 +283,8 @@ async def main(binary: Path) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("binary", type=Path)
-    sys.exit(asyncio.run(main(parser.parse_args().binary.resolve())))
+    parser.add_argument("binary", type=Path, help="the binary, or a command that runs it (e.g. in a chroot)")
+    parser.add_argument("--system", default="this machine", help="where the binary runs, for the report")
+    parser.add_argument("--work", type=Path, help="make the work directory here (one the binary can see)")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.binary.resolve(), args.system, args.work)))
