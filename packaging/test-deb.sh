@@ -151,12 +151,10 @@ command -v systemd-nspawn >/dev/null || apt-get install -y -qq systemd-container
 in_root apt-get install -y -qq --no-install-recommends systemd systemd-sysv >"$WORK/systemd.log" 2>&1 \
   || { tail -20 "$WORK/systemd.log"; fail "installing systemd into the chroot"; }
 cp "$ROOT/etc/batmon.toml" "$WORK/batmon.toml.saved"
-# No broker; one JK BMS served by `batmond sim` (a plain root service, outside the sandbox) over TCP: the daemon
-# reads it through bumble inside the full sandbox.
+# No broker; one JK BMS served by `batmond sim` (the package's batmond-sim.service) over TCP: the daemon reads it
+# through bumble inside the full sandbox.
 printf '[mqtt]\nenabled = false\n[bluetooth]\ntransport = "tcp-client:127.0.0.1:9100"\n' >"$ROOT/etc/batmon.toml"
 printf '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\nalias = "battery1"\n' >>"$ROOT/etc/batmon.toml"
-printf '[Unit]\nBefore=batmond.service\n[Service]\nExecStart=/usr/bin/batmond sim --config /etc/batmon.toml\n' \
-  >"$ROOT/etc/systemd/system/pkgtest-sim.service"
 # Shorter times than in production, so that each mechanism shows within seconds.
 mkdir -p "$ROOT/etc/systemd/system/batmond.service.d" "$ROOT/etc/systemd/system/batmond-retry.timer.d"
 printf '[Unit]\nStartLimitIntervalSec=30s\nStartLimitBurst=4\n[Service]\nWatchdogSec=4s\nRestartSec=1s\n' \
@@ -179,6 +177,7 @@ check "ambient capabilities" "$(awk '/^CapAmb/ { print $2 }' /proc/$pid/status)"
 check "seccomp filter" "$(awk '/^Seccomp:/ { print $2 }' /proc/$pid/status)" 2
 check "in dialout" "$(id -Gn batmond | grep -cw dialout)" 1
 check "request watcher" "$(systemctl is-active batmond-bt-reset.path)" active
+check "simulator service as batmond, sandboxed" "$(systemctl show -p User --value batmond-sim)/$(systemctl is-active batmond-sim)" batmond/active
 setpriv --reuid=batmond --regid=batmond --init-groups sh -c \
   'echo tcp-client:127.0.0.1:9 >/run/batmond/req.tmp && mv /run/batmond/req.tmp /run/batmond/bt-reset.request'
 wait_for 30 '[ -e /run/batmond/bt-reset.result ]'
@@ -208,9 +207,8 @@ SCRIPT
 chmod 755 "$ROOT/usr/local/sbin/pkgtest"
 printf '[Unit]\nAfter=batmond.service\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/pkgtest\n' \
   >"$ROOT/etc/systemd/system/pkgtest.service"
-for unit in pkgtest.service pkgtest-sim.service; do
-  ln -sf "/etc/systemd/system/$unit" "$ROOT/etc/systemd/system/multi-user.target.wants/$unit"
-done
+ln -sf /etc/systemd/system/pkgtest.service "$ROOT/etc/systemd/system/multi-user.target.wants/"
+ln -sf /lib/systemd/system/batmond-sim.service "$ROOT/etc/systemd/system/multi-user.target.wants/"
 cleanup
 timeout 300 systemd-nspawn -q -D "$ROOT" -b --register=no --keep-unit --capability=CAP_NET_ADMIN \
   --console=passive >"$WORK/boot.log" 2>&1 || true
@@ -218,7 +216,8 @@ cat "$ROOT/root/pkgtest.log" 2>/dev/null || true
 grep -qx done "$ROOT/root/pkgtest.log" && ! grep -q '^FAIL' "$ROOT/root/pkgtest.log" \
   || { in_root journalctl -D /var/log/journal -u batmond --no-pager | tail -30; fail "service behaviour under systemd"; }
 rm -rf "$ROOT/etc/systemd/system/batmond.service.d" "$ROOT/etc/systemd/system/batmond-retry.timer.d" \
-  "$ROOT"/etc/systemd/system/pkgtest*.service "$ROOT"/etc/systemd/system/multi-user.target.wants/pkgtest*.service \
+  "$ROOT"/etc/systemd/system/pkgtest.service "$ROOT"/etc/systemd/system/multi-user.target.wants/pkgtest.service \
+  "$ROOT"/etc/systemd/system/multi-user.target.wants/batmond-sim.service \
   "$ROOT/usr/local/sbin/pkgtest" "$ROOT/root/pkgtest.log"
 cp "$WORK/batmon.toml.saved" "$ROOT/etc/batmon.toml"
 mount -t proc proc "$ROOT/proc"
