@@ -11,7 +11,7 @@ AIO_VENV ?= .venv312
 AIO_PYTHON ?= $(shell for p in python3 python3.12 python3.13 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: demo test test-aiobmsble lint format venv system-deps clean deb apt-repo deb-test binary binary-test bench soak
+.PHONY: demo test test-aiobmsble lint format venv system-deps clean deb apt-repo deb-test binary binary-test bench soak image image-test
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -88,6 +88,14 @@ deb-test:
 
 binary:
 	packaging/build-binary.sh
+
+# Raspberry Pi SD image (README "SD card image"; root): Debian 13 arm64 with batmond from its apt repository,
+# build/image/batmond-<version>-rpi-arm64.img.xz; image-test boots it under qemu-system-aarch64 -M virt.
+image:
+	image/build-image.sh
+
+image-test:
+	image/test-image.sh
 
 # The binary end to end (docs/readme/binary.md): builds it if missing, then runs it against a mosquitto on
 # 127.0.0.1, its own simulator and recorded aiobmsble BMS; prints start and first-publish times.
