@@ -26,6 +26,7 @@ cleanup() {
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -l "${mounts[i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'echo "binary-test: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 chroot_of() { # a fresh minimal Debian $1 under $WORK/$1, from the cached tarball (made once with debootstrap)
   local dist=$1 root=$WORK/$1 tarball=$CACHE/$1-minbase.tar
@@ -39,7 +40,7 @@ chroot_of() { # a fresh minimal Debian $1 under $WORK/$1, from the cached tarbal
     rm -rf --one-file-system "$WORK/bootstrap"
   fi
   # Mounts a killed run may have left: never let rm reach the host's /proc.
-  findmnt -rn -o TARGET | grep "^$root/" | sort -r | xargs -r -n 1 umount -l
+  { findmnt -rn -o TARGET | grep "^$root/" || true; } | sort -r | xargs -r -n 1 umount -l
   rm -rf --one-file-system "$root" && mkdir -p "$root" && tar -C "$root" -xf "$tarball"
   mount -t proc proc "$root/proc" && mounts+=("$root/proc")
   install -m 755 "$BINARY" "$root/usr/local/bin/batmond"

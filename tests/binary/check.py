@@ -171,7 +171,9 @@ async def check_own_simulator(binary: Path, broker: Broker, watcher: Watcher, wo
         daemon = BinaryProcess(binary, ["run", "--config", str(config)], work / "sim-daemon.log")
         state, seconds = await first(lambda: watcher.last_json("batmond/jk/state"), daemon.started, "jk", daemon)
         check(len(state.get("cell_voltages") or []) == 16 and approx(state.get("soc"), 60, 5), f"jk state {state}")
-        report.append(f"batmond sim (JK) + run: first state {seconds:.2f} s after the start")
+        rss = daemon.rss_mb()
+        report.append(f"batmond sim (JK) + run: first state {seconds:.2f} s after the start; daemon memory (VmRSS) "
+                      + (f"{rss:.0f} MB" if rss else "?"))  # fmt: skip
     finally:
         code = daemon.stop() if daemon is not None else 0
         sim.stop()
