@@ -129,8 +129,11 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from bumble import core
+
     from batmond.config import check_bluetooth_support
     from batmond.scan import format_table, scan
+    from batmond.transports.ble import AdapterUnavailable, describe
 
     setup_logging(args.log_level or "warning")
     transport = args.transport or load(args.config).bluetooth.transport
@@ -138,7 +141,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if reason:
         print(f"batmond: {reason}", file=sys.stderr)
         return 2
-    found = asyncio.run(scan(transport, args.seconds))
+    try:
+        found = asyncio.run(scan(transport, args.seconds))
+    except (AdapterUnavailable, OSError, core.BaseBumbleError) as exc:
+        print(f"batmond: Bluetooth adapter {transport}: {describe(exc)}", file=sys.stderr)
+        return 3
     print(format_table(found))
     return 0
 

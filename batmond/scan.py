@@ -11,7 +11,7 @@ from bumble.transport import open_transport
 
 from batmond.aio import FORCE_SUFFIX, installed_plugins
 from batmond.protocols import codec_types
-from batmond.transports.ble import POWER_ON_TIMEOUT, own_address
+from batmond.transports.ble import POWER_ON_TIMEOUT, AdapterUnavailable, own_address
 
 
 @dataclass(slots=True)
@@ -67,7 +67,10 @@ async def scan(transport: str, seconds: float) -> list[Seen]:
     seen: dict[str, Seen] = {}
     async with await open_transport(transport) as (source, sink):
         device = Device.with_hci("batmond-scan", own_address(), source, sink)
-        await asyncio.wait_for(device.power_on(), POWER_ON_TIMEOUT)
+        try:
+            await asyncio.wait_for(device.power_on(), POWER_ON_TIMEOUT)
+        except TimeoutError:
+            raise AdapterUnavailable(f"controller did not answer HCI reset within {POWER_ON_TIMEOUT:g} s") from None
 
         def on_advertisement(advertisement) -> None:
             address = advertisement.address.to_string(False)
