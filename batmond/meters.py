@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 SECONDS_PER_HOUR = 3600.0
@@ -49,7 +49,8 @@ class MeterValues:
         return cls(**values)
 
     def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every float, and this runs twice per published reading.
+        return {name: getattr(self, name) for name in _METER_NAMES}
 
     def published(self) -> dict[str, float]:
         """Rounded down to 6 decimals, so a published value never exceeds the durable one it came from."""
@@ -57,6 +58,9 @@ class MeterValues:
 
     def copy(self) -> MeterValues:
         return replace(self)
+
+
+_METER_NAMES = MeterValues.names()
 
 
 def _round_down(value: float, digits: int = 6) -> float:

@@ -149,19 +149,22 @@ class Poller:
         if request.read is not None:
             self._on_value(request.read, await self._link.read_characteristic(request.read))
         elif request.data is not None:
-            self.log.debug("> %s", request.data.hex(" "))
+            if self.log.isEnabledFor(logging.DEBUG):
+                self.log.debug("> %s", request.data.hex(" "))
             await self._link.write(request.data)
 
     def _on_data(self, data: bytes) -> None:
         if self._codec is None:
             return
-        self.log.debug("< %s", data.hex(" "))
+        if self.log.isEnabledFor(logging.DEBUG):  # the hex dump would be made before the logger is asked
+            self.log.debug("< %s", data.hex(" "))
         self._answered(self._codec.feed(data))
 
     def _on_value(self, characteristic: str, value: bytes) -> None:
         if self._codec is None:
             return
-        self.log.debug("< %s %s", characteristic, value.hex(" "))
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("< %s %s", characteristic, value.hex(" "))
         self._answered(self._codec.feed_value(characteristic, value))
 
     def _answered(self, kinds: list[str]) -> None:

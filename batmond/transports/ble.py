@@ -32,6 +32,7 @@ from bumble.transport.common import TransportLostError
 
 from batmond.protocols.base import BleProfile
 from batmond.transports.base import Link, LinkError
+from batmond.transports.bumble_strings import make_debug_strings_lazy
 from batmond.transports.recovery import AdapterDead, Ladder, PowerCycler, bring_down
 
 log = logging.getLogger("batmond.ble")
@@ -165,6 +166,7 @@ class BleAdapter:
         keys_file: str | None = None,
         reset_request_dir: str | None = None,
     ) -> None:
+        make_debug_strings_lazy()  # bumble formats every packet for a debug line we never log
         self.transport_spec = transport
         self.keys_file = keys_file  # pairing keys (JSON); None keeps them in memory only
         self.connect_timeout = connect_timeout
