@@ -477,15 +477,11 @@ def main() -> int:
         help="a Python >= 3.12 with aiobmsble and batmond (default: made in build/bench-aiobmsble)",
     )
     parser.add_argument("--stock-simulator", action="store_true",
-                        help="let bumble format every HCI packet in the simulator process too")  # fmt: skip
+                        help="let bumble format every HCI packet for debug lines in the simulator")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, traces)")
-    parser.add_argument("--daemon-quiet-hci", action="store_true",
-                        help="experiment: cheap HCI packet strings in the daemon too (not the product)")  # fmt: skip
     parser.add_argument("--only", help="comma-separated runs (e.g. 32x1hz,32x10hz): no summary, no results.json")
     args = parser.parse_args()
     started = time.monotonic()
-    if args.daemon_quiet_hci:
-        os.environ["BENCH_DAEMON_QUIET_HCI"] = "1"
     workdir = Path(tempfile.mkdtemp(prefix="batmond-bench-"))
     results: dict[str, Any] = {"environment": environment(), "runs": {}, "notes": []}
     broker = Broker(workdir)

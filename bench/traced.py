@@ -170,9 +170,5 @@ def install() -> None:
 if __name__ == "__main__":
     trace_path, *argv = sys.argv[1:]
     install()
-    if os.environ.get("BENCH_DAEMON_QUIET_HCI"):  # an experiment: what bumble's eager debug strings cost here
-        from sim import quiet_hci
-
-        quiet_hci()
     atexit.register(TRACE.dump, trace_path)
     sys.exit(main(argv))
