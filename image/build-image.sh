@@ -65,10 +65,15 @@ if [ ! -s "$base" ]; then
   rm -f "$CACHE"/base-*.tar
   # ROOTPART: the kernel command line raspi-firmware writes (now and at every kernel upgrade on the Pi) finds
   # the root filesystem by label, as on any card the image is written to.
-  mmdebstrap --arch=arm64 --variant=apt --components=main,non-free-firmware --include="${packages[*]// /,}" \
+  # While packages install, update-initramfs is a stub that does nothing (the kernel's hook skips a stub that
+  # does not say it is initramfs-tools'); the real one, restored afterwards, runs once.
+  mmdebstrap --arch=arm64 --variant=apt --format=tar --components=main,non-free-firmware \
+    --include="${packages[*]// /,}" \
     --setup-hook='mkdir -p "$1/boot/firmware"' \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
+    --essential-hook='printf "#!/bin/sh\nexit 0\n" >"$1/usr/sbin/update-initramfs"; chmod 755 "$1/usr/sbin/update-initramfs"' \
     --customize-hook='sed -i "s/^#\?ROOTPART=.*/ROOTPART=LABEL=RASPIROOT/" "$1/etc/default/raspi-firmware"' \
+    --customize-hook='rm "$1/usr/sbin/update-initramfs"' \
     --customize-hook='chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs' \
     --customize-hook='chroot "$1" update-initramfs -c -k all' \
     --customize-hook='for kernel in "$1"/boot/vmlinuz-*; do
@@ -121,7 +126,10 @@ ln -sf ../run/systemd/resolve/stub-resolv.conf "$ROOT/etc/resolv.conf"
 chroot "$ROOT" systemctl enable --quiet systemd-networkd systemd-resolved systemd-timesyncd ssh \
   batmon-boot-files batmon-grow-root batmond
 # Wi-Fi starts when there is a wlan0 (not every Pi has one) and settings for it (its drop-in's condition).
-chroot "$ROOT" systemctl add-wants sys-subsystem-net-devices-wlan0.device wpa_supplicant@wlan0.service
+# (systemctl add-wants refuses a device unit that does not exist yet, so the link is made by hand.)
+mkdir -p "$ROOT/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants"
+ln -sf /usr/lib/systemd/system/wpa_supplicant@.service \
+  "$ROOT/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants/wpa_supplicant@wlan0.service"
 chroot "$ROOT" passwd --lock root >/dev/null
 # Made on the card's first boot (batmon-boot-files): no two cards share a host key or a machine id.
 rm -f "$ROOT"/etc/ssh/ssh_host_*

@@ -81,9 +81,12 @@ ssh_port=$(free_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqtt_port" >"$WORK/mosquitto.conf"
 /usr/sbin/mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
 pids+=($!)
+for _ in $(seq 50); do mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -t image-test/probe -n 2>/dev/null && break; sleep 0.2; done
 mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -v -t 'batmond/#' -t 'homeassistant/#' \
-  -F '%U %t %p' >"$WORK/mqtt.log" 2>/dev/null &
+  -F '%U %t %p' >"$WORK/mqtt.log" 2>"$WORK/mosquitto_sub.log" &
 pids+=($!)
+sleep 1
+kill -0 "${pids[-1]}" 2>/dev/null || fail "mosquitto_sub: $(cat "$WORK/mosquitto_sub.log")"
 boot_epoch=$(date +%s.%N)
 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic -no-reboot \
   -kernel "$WORK/$kernel" -initrd "$WORK/$initrd" -append "$cmdline" \
@@ -139,8 +142,9 @@ check "failed units" "$(ssh_to 'systemctl list-units --failed --plain --no-legen
 check "batmond" "$(ssh_to 'systemctl is-active batmond')" active
 check "hostname" "$(ssh_to hostname)" batmon
 check "mDNS answered by systemd-resolved" "$(ssh_to 'resolvectl mdns | sed -n "s/^Global: //p"')" yes
-check "root mount options" "$(ssh_to 'findmnt -no OPTIONS / | tr , "\n" | grep -cx noatime')" 1
-check "journald bounded" "$(ssh_to 'systemd-analyze cat-config systemd/journald.conf | grep -c "^SystemMaxUse=64M"')" 1
+check "root mounted noatime" "$(ssh_to 'findmnt -no OPTIONS / | tr , "\n" | grep -x noatime')" noatime
+check "/tmp in RAM" "$(ssh_to 'findmnt -no FSTYPE /tmp')" tmpfs
+check "journald bounded" "$(ssh_to 'systemd-analyze cat-config systemd/journald.conf | grep "^SystemMaxUse="')" SystemMaxUse=64M
 check "bluetoothd absent (batmond owns the adapter)" "$(ssh_to 'command -v bluetoothd || echo absent')" absent
 check "config from the boot partition" "$(ssh_to 'sha256sum </etc/batmon.toml')" "$(sha256sum <"$WORK/batmon.toml")"
 check "config owner and mode" "$(ssh_to 'stat -c "%a %U %G" /etc/batmon.toml')" "640 root batmond"
@@ -162,7 +166,8 @@ echo "ok first MQTT publish from batmond ${boot_to_publish}s after power-on ($(a
 
 step "a broken batmon.toml on the boot partition is rejected, the old config stays"
 before=$(ssh_to 'sha256sum </etc/batmon.toml')
-ssh_to 'printf "[[device]]\ntype = \"no-such-bms\"\n" >/boot/firmware/batmon.toml && systemctl restart batmon-boot-files'
+ssh_to 'printf "[[device]]\naddress = \"C8:47:8C:00:00:09\"\ntype = \"no-such-bms\"\n" >/boot/firmware/batmon.toml \
+  && systemctl restart batmon-boot-files'
 check "config kept" "$(ssh_to 'sha256sum </etc/batmon.toml')" "$before"
 check "file renamed" "$(ssh_to 'ls /boot/firmware/batmon.toml.rejected')" /boot/firmware/batmon.toml.rejected
 reason=$(ssh_to 'cat /boot/firmware/batmon.toml.error.txt')
