@@ -1,6 +1,6 @@
 """A simulated LiFePO4 pack whose values move like a real one, and which knows its true energy.
 
-Current follows a slow day-like swing between charging and discharging with load steps on top; SoC and cell
+Current follows a day-like swing between charging and discharging with load steps on top (or none); SoC and cell
 voltages follow the current; temperatures drift with load. The energy it really absorbed and delivered is
 integrated at a fine step, so meter accuracy can be checked against it.
 """
@@ -36,6 +36,7 @@ class Battery:
     seed: int = 1
     swing_amps: float = 40.0
     swing_period: float = 120.0
+    load_every: float = 20.0  # s between load switches on average; 0: no load steps, only the swing
     cycles: int = 12
     charge_enabled: bool = True
     discharge_enabled: bool = True
@@ -87,7 +88,7 @@ class Battery:
         now = self.clock()
         while self._t < now:
             dt = min(STEP, now - self._t)
-            if self._rng.random() < dt / 20:  # a load switches on or off every ~20 s
+            if self.load_every > 0 and self._rng.random() < dt / self.load_every:  # a load switches on or off
                 self._load_step = self._rng.choice((0.0, 0.0, -15.0, -30.0, 10.0))
             self.current = self._current_at(self._t)
             power = self.voltage * self.current

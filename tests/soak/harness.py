@@ -81,7 +81,9 @@ class Soak:
             assert rig.daemon is not None
             if rig.daemon.process is not None:
                 await rig.stop_daemon(signal.SIGTERM)
-            rig.final_meters = await rig.durable_meters()
+            elif not rig.lives[-1].durable:  # it had exited on its own: nothing is running to commit more
+                rig.lives[-1].durable = await rig.durable_meters()
+            rig.final_meters = rig.lives[-1].durable
         finally:
             for task in tasks:
                 task.cancel()

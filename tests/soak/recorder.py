@@ -41,6 +41,7 @@ class Life:
     end: float | None = None
     how: str = ""  # "SIGKILL", "exit N", "SIGTERM"
     rss: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, kB)
+    durable: dict[str, dict[str, float]] = field(default_factory=dict)  # meters by alias, read after its end
 
 
 def life_at(lives: list[Life], t: float) -> int:

@@ -40,6 +40,7 @@ def dump(rig: Rig, faults: list[Fault], path: Path) -> None:
         def line(**item: Any) -> None:
             out.write(json.dumps(item) + "\n")
 
+        line(t0=rig.t0, tap=rig.tap.name)  # the tap's instants are monotonic: subtract t0 to compare
         for life in rig.lives:
             line(life=life.pid, start=life.start - rig.t0, end=(life.end or rig.faults_until) - rig.t0,
                  how=life.how)  # fmt: skip

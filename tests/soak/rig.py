@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,12 +20,39 @@ from batmond.sim.devices import simulator_types
 from batmond.sim.serial import PtyPort, SerialSimSpec, new_device, serial_simulator_types
 
 from .recorder import Life, Recorder
+from .tap import TAP_ENV
 from .truth import Target
 
 SAMPLE_PERIOD = 1.0  # s; publish period too
 EXPIRE = 6.0
 RESTART_SEC = 5.0  # batmond.service: Restart=always, RestartSec=5s
 RSS_PERIOD = 2.0  # s between VmRSS samples
+# Every simulated battery swings between charging and discharging with this period (s), with no load steps: a
+# day compressed into an hour. A real battery's current changes slowly against the outages and against the age
+# of a reading, and so must the soak's, or no meter rule could be within 1 % of the truth: across a gap of T s
+# the straight line misses a sine of period P by about (2πT/P)²/12 of the energy in the gap (0.02 % for the
+# longest gap the daemon bridges, 30 s), and a reading up to 0.5 s old (JK streams and the SmartShunt notifies
+# twice a second) lags the power by up to 2π·0.5/P of the swing's amplitude (0.09 %). Each battery starts at
+# its own phase: a run sees some of them charge, some discharge, some turn.
+SWING_PERIOD = 3600.0
+TESTS = Path(__file__).resolve().parent.parent
+
+
+class TappedDaemon(DaemonProcess):
+    """`batmond run` with the meter tap (tap.py) writing to ``tap``."""
+
+    def __init__(self, config: Path, log: Path, tap: Path) -> None:
+        super().__init__(config, log)
+        self.tap = tap
+
+    def start(self) -> None:
+        path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path, **{TAP_ENV: str(self.tap)})
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "soak.tap", "run", "--config", str(self.config)],
+                stdout=log, stderr=log, env=env,
+            )  # fmt: skip
 
 
 class Rig:
@@ -45,6 +74,7 @@ class Rig:
         self.state_dir = workdir / "state"
         self.reset_dir = workdir / "run"
         self.config = workdir / "batmon.toml"
+        self.tap = workdir / "meter-tap.jsonl"
         self.sim: Simulator | None = None
         self.sim_port = 0
         self.broker: Broker | None = None
@@ -86,6 +116,8 @@ class Rig:
             if not target.wired:
                 target.adapter_frozen = self._adapter_frozen
                 target.hci_client = self._hci_client
+            target.battery.swing_period = SWING_PERIOD
+            target.battery.load_every = 0.0
             target.instrument()
 
     async def start_broker(self) -> None:
@@ -130,7 +162,7 @@ class Rig:
     # -- the daemon, as systemd runs it ---------------------------------------------------------------------
     def start_daemon(self) -> None:
         if self.daemon is None:
-            self.daemon = DaemonProcess(self.config, self.workdir / "daemon.log")
+            self.daemon = TappedDaemon(self.config, self.workdir / "daemon.log", self.tap)
         self.daemon.start()
         assert self.daemon.process is not None
         self.lives.append(Life(self.daemon.process.pid, time.monotonic()))
@@ -141,6 +173,7 @@ class Rig:
         life = self.lives[-1]
         life.end = time.monotonic()
         life.how = "SIGKILL" if sig == signal.SIGKILL else f"SIGTERM, exit {code}"
+        life.durable = await self.durable_meters()
 
     async def supervise(self) -> None:
         """systemd's part: sample memory, restart the daemon after RestartSec when it exits on its own."""
@@ -162,6 +195,7 @@ class Rig:
             self.daemon.process = None
             if code != 3:  # 3: the Bluetooth recovery ladder gave up, by design; anything else is a crash
                 self.unexpected_exits.append(f"daemon pid {life.pid} exited with status {code}")
+            life.durable = await self.durable_meters()
             await asyncio.sleep(RESTART_SEC)
             self.start_daemon()
 
