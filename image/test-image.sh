@@ -6,9 +6,11 @@
 # systemd.wants=batmond-sim.service on the kernel command line: the package's simulator serves the two BMS of
 # that batmon.toml inside the guest. Then: batmond's readings arrive at a mosquitto on this machine's 127.0.0.1,
 # and over SSH (the only way in, as on a real Pi) systemd reached multi-user with no failed unit, the
-# boot-partition files were applied, the root filesystem grew, batmond is active. Finally a broken batmon.toml
-# on the boot partition is rejected with its reason and the old config stays.
-# Network: QEMU's user network with restrict=on (the guest reaches nothing but the two forwards below).
+# boot-partition files were applied, the root filesystem grew, batmond is active. Then a broken batmon.toml
+# on the boot partition is rejected with its reason and the old config stays. Last, `apt upgrade` from the
+# project's repository (a rebuilt newer version, signed with the image's repository key, served from 127.0.0.1)
+# updates batmond, keeps the config, and batmond publishes again.
+# Network: QEMU's user network with restrict=on (the guest reaches nothing but the three forwards below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C.UTF-8
@@ -75,6 +77,19 @@ mcopy -i "$fat" "::$kernel" "::$initrd" "::cmdline.txt" "$WORK/"
 cmdline="$(sed 's/console=[^ ]*//g' "$WORK/cmdline.txt" | tr -s ' ') console=ttyAMA0 systemd.wants=batmond-sim.service"
 echo "kernel $kernel, command line: $cmdline"
 
+step "a newer batmond in a repository signed with the image's key, served on 127.0.0.1"
+NEXT="$VERSION+deb13+test1"
+mkdir -p "$WORK/tree"
+tar -c --exclude=__pycache__ batmond pyproject.toml README.md packaging | tar -x -C "$WORK/tree"
+(cd "$WORK/tree" && DIST=trixie DEB_VERSION=$NEXT LINTIAN=0 packaging/build-deb.sh arm64 >"$WORK/build-deb.log" 2>&1) \
+  || { tail -20 "$WORK/build-deb.log"; fail "building $NEXT"; }
+# apt-repo.sh signs with the key kept next to its output directory: the one the image was built with.
+packaging/apt-repo.sh "$PWD/build/image/upgrade-repo" "$WORK/tree/build/deb/batmond_${NEXT}_arm64.deb" \
+  >"$WORK/apt-repo.log" 2>&1 || { cat "$WORK/apt-repo.log"; fail "apt-repo"; }
+http_port=$(free_port)
+python3 -m http.server --bind 127.0.0.1 --directory build/image/upgrade-repo "$http_port" >"$WORK/http.log" 2>&1 &
+pids+=($!)
+
 step "broker on 127.0.0.1 and the guest booting (qemu-system-aarch64 -M virt, TCG)"
 mqtt_port=$(free_port)
 ssh_port=$(free_port)
@@ -91,7 +106,7 @@ boot_epoch=$(date +%s.%N)
 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic -no-reboot \
   -kernel "$WORK/$kernel" -initrd "$WORK/$initrd" -append "$cmdline" \
   -drive "file=$WORK/card.img,format=raw,if=virtio" \
-  -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$ssh_port-:22,guestfwd=tcp:10.0.2.100:1883-cmd:socat - TCP:127.0.0.1:$mqtt_port" \
+  -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$ssh_port-:22,guestfwd=tcp:10.0.2.100:1883-cmd:socat - TCP:127.0.0.1:$mqtt_port,guestfwd=tcp:10.0.2.101:80-cmd:socat - TCP:127.0.0.1:$http_port" \
   -device virtio-net-pci,netdev=net0 -serial "file:$WORK/console.log" -monitor none -display none \
   </dev/null >"$WORK/qemu.log" 2>&1 &
 qemu=$!
@@ -175,6 +190,22 @@ echo "$reason" | grep -q 'no-such-bms' || fail "the reason does not name the pro
 ssh_to 'journalctl -b -u batmon-boot-files --no-pager -o cat' | grep -q 'was rejected' || fail "no journal line"
 echo "ok rejected with its reason: $(echo "$reason" | head -1)"
 check "batmond still active" "$(ssh_to 'systemctl is-active batmond')" active
+
+step "apt upgrade from the project's repository"
+# As an image built with BATMOND_APT_URL has it; Debian's own sources are left out (the guest has no internet).
+ssh_to "sed -i 's|^URIs: .*|URIs: http://10.0.2.101/|; /^Enabled: no/d' /etc/apt/sources.list.d/batmond.sources"
+states_before=$(grep -c ' batmond/jk1/state ' "$WORK/mqtt.log")
+ssh_to 'apt-get -o Dir::Etc::SourceList=/dev/null -qq update && apt-get -o Dir::Etc::SourceList=/dev/null -y -qq upgrade' \
+  >"$WORK/upgrade.log" 2>&1 || { tail -20 "$WORK/upgrade.log"; fail "apt upgrade in the guest"; }
+check "upgraded" "$(ssh_to 'dpkg-query -W -f "\${Version}" batmond')" "$NEXT"
+check "config kept" "$(ssh_to 'sha256sum </etc/batmon.toml')" "$before"
+check "batmond restarted and active" "$(ssh_to 'systemctl is-active batmond')" active
+deadline=$((SECONDS + 120))
+until [ "$(grep -c ' batmond/jk1/state ' "$WORK/mqtt.log")" -gt $((states_before + 3)) ]; do
+  [ $SECONDS -lt $deadline ] || fail "no state published after the upgrade"
+  sleep 2
+done
+echo "ok publishing again after the upgrade"
 
 ssh_to 'systemctl poweroff' || true
 for _ in $(seq 60); do kill -0 "$qemu" 2>/dev/null || break; sleep 1; done
