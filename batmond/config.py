@@ -15,7 +15,7 @@ import tomlkit
 import tomlkit.exceptions
 
 from batmond import algorithms
-from batmond.aio import AioUnavailable, aio_type
+from batmond.aio import KNOWN_PLUGINS, AioUnavailable, aio_type, config_type, installed_plugins
 from batmond.groups import GroupConfig
 from batmond.protocols import base_type, codec_for, codec_types
 
@@ -405,11 +405,13 @@ def _check(config: Config, ctx: _Context) -> None:
             except AioUnavailable as exc:
                 raise ctx.error(where, "type", str(exc)) from None
         if codec is None:
-            hint = difflib.get_close_matches(device.type, known_types, n=1)
+            aio_types = [config_type(plugin, known_types) for plugin in sorted(installed_plugins() or KNOWN_PLUGINS)]
+            hint = difflib.get_close_matches(device.type, [*known_types, *aio_types], n=1)
             suggestion = f"did you mean {hint[0]!r}? " if hint else ""
             raise ctx.error(
-                where, "type", f"unknown BMS type {device.type!r} ({suggestion}known: {', '.join(known_types)})"
-            )
+                where, "type", f"unknown BMS type {device.type!r} ({suggestion}known: {', '.join(known_types)}; "
+                f"through aiobmsble: {', '.join(aio_types)})",
+            )  # fmt: skip
         if ":" in device.type and (problem := codec.options_problem(device.type.split(":", 1)[1])):
             raise ctx.error(where, "type", problem)
         if ":" in device.address and not device.is_mac:

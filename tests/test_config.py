@@ -189,3 +189,13 @@ def test_algorithm_needs_a_writable_charge_switch():
         parse(TWO.replace('alias = "b"\n', 'alias = "b"\nfull_charge_interval = 7\n'), "c.toml")
     config = parse(TWO + '[[group]]\nname = "house"\nmembers = ["a", "b"]\nalgorithm = "soc 95% 85%"\n', "c.toml")
     assert config.groups[0].members == ("a", "b") and config.groups[0].stable_id == "group_house"
+
+
+def test_a_misspelt_aiobmsble_type_gets_a_suggestion_and_the_list_names_those_types():
+    with pytest.raises(ConfigError) as error:
+        parse('[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "seplso"\n', "c.toml")
+    message = str(error.value)
+    assert "unknown BMS type 'seplso' (did you mean 'seplos'?" in message
+    # aiobmsble's names that batmond also has natively are written <name>_ble.
+    assert "; through aiobmsble: abc, " in message and " jbd_ble, " in message and "renogy_pro" in message
+    assert "\n" not in message
