@@ -192,7 +192,8 @@ def monotonic(rig: Rig) -> Check:
         series: list[tuple[float, str, dict[str, float]]] = [
             (t, "broker", s["meters"]) for t, s in rig.recorder.states(alias) if "meters" in s
         ]
-        series += [(t, "durable after SIGKILL", m[alias]) for t, m in rig.durable_after_kill if alias in m]
+        series += [(life.end, f"durable after pid {life.pid} ({life.how})", life.durable[alias])
+                   for life in rig.lives if life.end is not None and alias in life.durable]  # fmt: skip
         if alias in rig.final_meters:
             series.append((rig.faults_until, "durable at the end", rig.final_meters[alias]))
         series.sort(key=lambda item: item[0])
@@ -205,7 +206,7 @@ def monotonic(rig: Rig) -> Check:
                                     f"({where})")  # fmt: skip
                     break
                 top, where = value, f"{source}, +{t - rig.t0:.0f} s"
-    detail = [f"{', '.join(INCREASING)} at the broker, after each SIGKILL and at the end"]
+    detail = [f"{', '.join(INCREASING)} at the broker, in the journal after each daemon life, and at the end"]
     return Check("no meter ever decreasing", not problems, detail + problems)
 
 

@@ -89,7 +89,6 @@ async def _apply(rig: Rig, fault: Fault, rng: random.Random) -> None:
         rig.restarting = True
         try:
             await rig.stop_daemon(signal.SIGKILL)
-            rig.durable_after_kill.append((time.monotonic(), rig.lives[-1].durable))
             await asyncio.sleep(fault.duration)
             rig.start_daemon()
         finally:

@@ -65,7 +65,6 @@ class Rig:
         self.targets: dict[str, Target] = {}
         self.lives: list[Life] = []
         self.power_cycles: list[float] = []
-        self.durable_after_kill: list[tuple[float, dict[str, dict[str, float]]]] = []
         self.final_meters: dict[str, dict[str, float]] = {}
         self.broker_down: list[tuple[float, float]] = []
         self.unexpected_exits: list[str] = []
