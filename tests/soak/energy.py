@@ -40,7 +40,6 @@ class Step:
     before: float | None  # the previous sample's instant, if the meter had one in this life
     t: float
     power: float | None
-    gap: float | None  # a gap the meter did not bridge
     charged: float  # kWh, the meter's values after this sample
     discharged: float
 
@@ -76,10 +75,10 @@ def read_tap(path: Path) -> dict[tuple[int, str], list[Step]]:
         return steps
     for line in path.read_text().splitlines():
         try:
-            pid, alias, before, t, power, gap, charged, discharged = json.loads(line)
+            pid, alias, before, t, power, _gap, charged, discharged = json.loads(line)
         except ValueError:
             continue
-        steps[(pid, alias)].append(Step(before, t, power, gap, charged, discharged))
+        steps[(pid, alias)].append(Step(before, t, power, charged, discharged))
     return steps
 
 
