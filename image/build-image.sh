@@ -41,6 +41,7 @@ fi
 update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || fail "arm64 binaries cannot run here (binfmt_misc qemu-aarch64)"
 
+mkdir -p "$OUT"
 cleanup() {
   for dir in proc sys; do if mountpoint -q "$ROOT/$dir"; then umount -l "$ROOT/$dir"; fi; done
 }
@@ -61,7 +62,7 @@ base="$CACHE/base-$base_key.tar"
 find "$CACHE" -name 'base-*.tar' -mtime +7 -delete 2>/dev/null || true
 if [ ! -s "$base" ]; then
   step "stage 1: Debian trixie arm64 base (mmdebstrap under emulation; 15-20 min)"
-  mkdir -p "$CACHE" "$OUT"
+  mkdir -p "$CACHE"
   rm -f "$CACHE"/base-*.tar
   # ROOTPART: the kernel command line raspi-firmware writes (now and at every kernel upgrade on the Pi) finds
   # the root filesystem by label, as on any card the image is written to.
