@@ -55,6 +55,7 @@ class Poller:
         self._waiter: _Waiter | None = None
         self._codec: Codec | None = None
         self._link: Link | None = None
+        self._link_watch: asyncio.Future[bool] | None = None  # done when the session's link has ended
         self._backoff = RECONNECT_BACKOFF[0]
 
     async def run(self) -> None:
@@ -74,6 +75,9 @@ class Poller:
         codec = self._codec = self.codec_type.for_device(self.device)
         link.on_data = self._on_data
         link.on_value = self._on_value
+        # One task per session watches the link (not one per request): its end fails the request in flight.
+        watch = self._link_watch = asyncio.ensure_future(link.closed.wait())
+        watch.add_done_callback(lambda _: self._link_ended(link))
         state = self.hub.state(self.device)
         state.connected = True
         self.log.info("connected (%s) in %.2f s", link.description, time.monotonic() - started)
@@ -104,8 +108,7 @@ class Poller:
                 return
             remaining = self.sampling.sample_period - (time.monotonic() - cycle_start)
             if remaining > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(link.closed.wait(), remaining)
+                await asyncio.wait([watch], timeout=remaining)
         raise LinkError(link.close_reason or "link closed")
 
     async def switch(self, name: str, on: bool) -> None:
@@ -125,23 +128,21 @@ class Poller:
         if request.expect is None:
             await self._send(request)
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        link, loop = self._link, asyncio.get_running_loop()
+        # The answer, the timeout and the link's end all settle this one future: the poller wakes once, on the
+        # loop turn after the answer, with no helper tasks to start and cancel per request.
+        future: asyncio.Future[None] = loop.create_future()
         self._waiter = _Waiter(request.expect, future)
+        timeout: asyncio.TimerHandle | None = None
         try:
             await self._send(request)
-            closed = asyncio.ensure_future(self._link.closed.wait())
-            try:
-                done, _ = await asyncio.wait({future, closed}, timeout=RESPONSE_TIMEOUT,
-                                             return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-            finally:
-                closed.cancel()
-            if future in done:
-                future.result()
-            elif closed in done:
-                raise LinkError(self._link.close_reason or "link closed")
-            else:
-                raise NoAnswer(f"no {request.expect!r} frame within {RESPONSE_TIMEOUT:g} s")
+            if not link.alive:  # ended before the link watch could fail the future
+                raise LinkError(link.close_reason or "link closed")
+            timeout = loop.call_later(RESPONSE_TIMEOUT, _expire, future, request.expect)
+            await future
         finally:
+            if timeout is not None:
+                timeout.cancel()
             self._waiter = None
 
     async def _send(self, request: Request) -> None:
@@ -176,6 +177,12 @@ class Poller:
         elif f"{waiter.kind}-error" in kinds:
             waiter.future.set_exception(LinkError(f"the BMS refused the {waiter.kind!r} request"))
 
+    def _link_ended(self, link: Link) -> None:
+        waiter = self._waiter
+        if link.alive or waiter is None or waiter.future.done():  # alive: the watch was cancelled by close()
+            return
+        waiter.future.set_exception(LinkError(link.close_reason or "link closed"))
+
     def _lost(self, reason: str) -> None:
         state = self.hub.state(self.device)
         if state.connected or state.last_error != reason:
@@ -185,7 +192,15 @@ class Poller:
         state.reconnects += 1
 
     async def close(self) -> None:
+        if self._link_watch is not None:
+            self._link_watch.cancel()
+            self._link_watch = None
         link, self._link = self._link, None
         if link is not None:
             await link.close()
         self.hub.state(self.device).connected = False
+
+
+def _expire(future: asyncio.Future[None], kind: str) -> None:
+    if not future.done():
+        future.set_exception(NoAnswer(f"no {kind!r} frame within {RESPONSE_TIMEOUT:g} s"))

@@ -173,7 +173,8 @@ class MqttSink(Sink):
         """Until paho closes the socket: its keep-alive (a PINGREQ when due; a broker that stopped answering)."""
         while not self._closed.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), KEEPALIVE_CHECK)
+                async with asyncio.timeout(KEEPALIVE_CHECK):  # not wait_for: it can swallow stop()'s cancel
+                    await self._closed.wait()
             if not self._closed.is_set():
                 self.client.loop_misc()
                 self._flush()

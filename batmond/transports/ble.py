@@ -131,9 +131,15 @@ class BleLink(Link):
 
 
 async def gatt(link: Link, request: Awaitable[T], timeout: float = GATT_TIMEOUT) -> T:
-    """Run one GATT request with a timeout, turning bumble's ways of failing into :class:`LinkError`."""
+    """Run one GATT request with a timeout, turning bumble's ways of failing into :class:`LinkError`.
+
+    asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives just after the
+    request finished, and a poller cancelled at shutdown then kept polling (the daemon never stopped). It also
+    runs the request in this task instead of a new one.
+    """
     try:
-        return await asyncio.wait_for(request, timeout)
+        async with asyncio.timeout(timeout):
+            return await request
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if task is not None and task.cancelling():
