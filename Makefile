@@ -89,7 +89,7 @@ deb-test:
 binary:
 	packaging/build-binary.sh
 
-# Raspberry Pi SD image (README "SD card image"; root): Debian 13 arm64 with batmond from its apt repository,
+# Raspberry Pi SD image (README "Raspberry Pi SD image"; root): Debian 13 arm64 with batmond from its apt repository,
 # build/image/batmond-<version>-rpi-arm64.img.xz; image-test boots it under qemu-system-aarch64 -M virt.
 image:
 	image/build-image.sh
