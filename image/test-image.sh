@@ -187,7 +187,7 @@ check "config kept" "$(ssh_to 'sha256sum </etc/batmon.toml')" "$before"
 check "file renamed" "$(ssh_to 'ls /boot/firmware/batmon.toml.rejected')" /boot/firmware/batmon.toml.rejected
 reason=$(ssh_to 'cat /boot/firmware/batmon.toml.error.txt')
 echo "$reason" | grep -q 'no-such-bms' || fail "the reason does not name the problem: $reason"
-ssh_to 'journalctl -b -u batmon-boot-files --no-pager -o cat' | grep -q 'was rejected' || fail "no journal line"
+ssh_to 'journalctl -b -u batmon-boot-files --no-pager -o cat' | grep 'was rejected' >/dev/null || fail "no journal line"
 echo "ok rejected with its reason: $(echo "$reason" | head -1)"
 check "batmond still active" "$(ssh_to 'systemctl is-active batmond')" active
 

@@ -78,5 +78,5 @@ for _, path, kind in entries(ast.literal_eval(open(sys.argv[1]).read())):
         found.update(re.findall(r"GLIBC_([0-9.]+)", symbols))
 print(max(found, key=lambda version: tuple(map(int, version.split(".")))))
 ' "$OUT/work/$NAME/PKG-00.toc")
-echo "build-binary: needs glibc >= $glibc (this machine has $(ldd --version | head -1 | awk '{print $NF}'))"
+echo "build-binary: needs glibc >= $glibc (this machine has $(ldd --version | awk 'NR == 1 { print $NF }'))"
 echo "build-binary: $OUT/$NAME in $(($(date +%s) - started)) s"

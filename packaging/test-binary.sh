@@ -55,13 +55,13 @@ mkdir -p "$WORK"
 for system in $SYSTEMS; do
   case $system in
     host)
-      glibc=$(ldd --version | head -1 | awk '{print $NF}')
+      glibc=$(ldd --version | awk 'NR == 1 { print $NF }')
       .venv/bin/python tests/binary/check.py "$BINARY" --system "this machine ($(. /etc/os-release && echo "$PRETTY_NAME"), glibc $glibc)"
       ;;
     bookworm | trixie)
       [ "$(id -u)" = 0 ] || { echo "binary-test: the $system chroot needs root" >&2; exit 1; }
       chroot_of "$system"
-      glibc=$(chroot "$WORK/$system" ldd --version | head -1 | awk '{print $NF}')
+      glibc=$(chroot "$WORK/$system" ldd --version | awk 'NR == 1 { print $NF }')
       .venv/bin/python tests/binary/check.py "$WORK/batmond-in-$system" --work "$WORK/shared" \
         --system "a clean minimal Debian $system chroot (glibc $glibc)"
       cleanup && mounts=() && rm -rf --one-file-system "$WORK/$system"
