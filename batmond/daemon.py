@@ -152,7 +152,7 @@ class Daemon:
             self.serial = SerialBuses()
             self._tasks.append(asyncio.create_task(self.serial.run(), name="serial"))
         turn = None if self.config.sampling.concurrent else asyncio.Lock()
-        for device in self.config.devices:
+        for index, device in enumerate(self.config.devices):
             codec_type = codec_for(device.type)
             device_turn = turn
             if device.is_serial and self.serial is not None:
@@ -164,8 +164,9 @@ class Daemon:
                 assert self.adapter is not None
                 poller = AioPoller(device, codec_type, self.adapter, self.config.sampling, self.hub, device_turn)
             else:
+                # Evenly staggered within the sample period: BMS answering at once wait for each other.
                 poller = Poller(device, codec_type, self._connector(device, codec_type), self.config.sampling,
-                                self.hub, device_turn)  # fmt: skip
+                                self.hub, device_turn, phase=index / len(self.config.devices))  # fmt: skip
             self.pollers[device.alias] = poller
             self.hub.state(device).writable = frozenset() if device.read_only else codec_type.writable_switches
             self._tasks.append(asyncio.create_task(poller.run(), name=f"bms-{device.alias}"))
