@@ -10,7 +10,7 @@ from typing import Any
 from batmond.sim.battery import Battery
 
 from .faults import Fault
-from .recorder import fresh_after
+from .recorder import fresh_after, life_at
 from .rig import Rig
 from .truth import Snapshot, Target
 
@@ -189,17 +189,22 @@ def monotonic(rig: Rig) -> Check:
     assert rig.recorder is not None
     problems: list[str] = []
     for alias in rig.targets:
-        series: list[tuple[float, str, dict[str, float]]] = [
-            (t, "broker", s["meters"]) for t, s in rig.recorder.states(alias) if "meters" in s
+        # In the order things happened, not by arrival time alone: a state belongs to the daemon life that
+        # published it (it may reach the recorder a little after that daemon ended), and the journal read after
+        # a life comes after everything that life published; the final read comes after all.
+        series: list[tuple[tuple[int, int, float], float, str, dict[str, float]]] = [
+            ((life_at(rig.lives, t), 0, t), t, "broker", s["meters"])
+            for t, s in rig.recorder.states(alias)
+            if "meters" in s
         ]
-        series += [(life.end, f"durable after pid {life.pid} ({life.how})", life.durable[alias])
-                   for life in rig.lives if life.end is not None and alias in life.durable]  # fmt: skip
+        series += [((i, 1, life.end), life.end, f"durable after pid {life.pid} ({life.how})", life.durable[alias])
+                   for i, life in enumerate(rig.lives) if life.end is not None and alias in life.durable]  # fmt: skip
         if alias in rig.final_meters:
-            series.append((rig.faults_until, "durable at the end", rig.final_meters[alias]))
+            series.append(((len(rig.lives), 1, 0.0), rig.faults_until, "durable at the end", rig.final_meters[alias]))
         series.sort(key=lambda item: item[0])
         for name in INCREASING:
             top, where = -1.0, ""
-            for t, source, meters in series:
+            for _, t, source, meters in series:
                 value = meters.get(name, 0.0)
                 if value < top - PUBLISHED_STEP:
                     problems.append(f"{alias} {name}: {value} ({source}, +{t - rig.t0:.0f} s) after {top} "
