@@ -215,13 +215,18 @@ class Daemon:
 
     async def _commit_loop(self) -> None:
         """Group commit: one journal write and fsync per interval for every BMS whose meters moved."""
+        pause = GROUP_COMMIT_INTERVAL
         while True:
-            await asyncio.sleep(GROUP_COMMIT_INTERVAL)
-            await self._commit(self.hub.meters.take_dirty())
+            await asyncio.sleep(pause)
+            syncs = await self._commit(self.hub.meters.take_dirty())
+            # A compaction syncs twice: the next commit waits one interval longer, so that the card never sees
+            # more than one sync per interval on average.
+            pause = GROUP_COMMIT_INTERVAL * max(1, syncs)
 
-    async def _commit(self, batch: dict[str, tuple[str, meters.MeterValues]]) -> None:
+    async def _commit(self, batch: dict[str, tuple[str, meters.MeterValues]]) -> int:
+        """Commit the batch and the charge algorithms that moved; returns the syncs it took (0: nothing done)."""
         if (not batch and not self._algorithms_moved) or self.journal is None:
-            return
+            return 0
         records = [
             Record(meters.KIND, key, meters.record_data(alias, values)) for key, (alias, values) in batch.items()
         ]
@@ -230,7 +235,7 @@ class Daemon:
             owner, _, state = self.algorithms[alias]
             records.append(Record(algorithms.KIND, owner.stable_id, state.to_dict()))
         try:
-            await asyncio.to_thread(self.journal.commit, records)
+            syncs = await asyncio.to_thread(self.journal.commit, records)
         except OSError as exc:
             self.hub.meters.restore_dirty(batch)
             self._algorithms_moved |= moved
@@ -238,11 +243,12 @@ class Daemon:
                 log.error("journal in %s cannot be written (%s); meters are not published until it can",
                           self.config.state.dir, exc)  # fmt: skip
             self._journal_failing = True
-            return
+            return 0
         if self._journal_failing:
             log.info("journal in %s is writable again", self.config.state.dir)
             self._journal_failing = False
         self.hub.meters.mark_durable(batch)  # from now on these values may be published
+        return syncs
 
     async def _close_journal(self) -> None:
         if self.journal is None:

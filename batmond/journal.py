@@ -26,7 +26,7 @@ import re
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +37,11 @@ JOURNAL_MAGIC = b"batmond journal 1\n"
 SNAPSHOT_MAGIC = b"batmond snapshot 1\n"
 FRAME = struct.Struct("<II")
 MAX_PAYLOAD = 1 << 20  # a length above this is garbage, not a record
-COMPACT_BYTES = 1 << 20  # a journal this long is folded into a new snapshot
+COMPACT_BYTES = 1 << 20  # a journal this long is folded into a new snapshot (one more sync than a commit)
 GROUP_COMMIT_INTERVAL = 1.0  # s: one fsync per interval for the whole daemon, however many BMS
 LOCK_NAME = "lock"
 FILE_RE = re.compile(r"^(journal|snapshot)-(\d{8})$")
+RETRY_COMPACTION_AFTER = 8  # a failed compaction is tried again when the journal grew by 1/8 of COMPACT_BYTES
 READ_ATTEMPTS = 3  # a reader racing a compaction that deletes a file it listed tries again
 
 Key = tuple[str, str]  # (kind, id)
@@ -71,18 +72,26 @@ def frame(payload: bytes) -> bytes:
     return FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def read_frames(data: bytes, start: int, valid: Callable[[Any], bool] = lambda body: True) -> tuple[list[Any], int]:
-    """The JSON objects of the good frames from ``start`` on, and the offset just after the last good one."""
-    objects: list[Any] = []
+def _payloads(data: bytes, start: int) -> Iterator[tuple[bytes, int]]:
+    """Each frame's payload whose checksum holds, from ``start`` on, with the offset just after it."""
     offset = start
     while offset + FRAME.size <= len(data):
         length, crc = FRAME.unpack_from(data, offset)
         end = offset + FRAME.size + length
         if length > MAX_PAYLOAD or end > len(data):
-            break
+            return
         payload = data[offset + FRAME.size : end]
         if zlib.crc32(payload) != crc:
-            break
+            return
+        yield payload, end
+        offset = end
+
+
+def read_frames(data: bytes, start: int, valid: Callable[[Any], bool] = lambda body: True) -> tuple[list[Any], int]:
+    """The JSON objects of the good frames from ``start`` on, and the offset just after the last good one."""
+    objects: list[Any] = []
+    good = start
+    for payload, end in _payloads(data, start):
         try:
             body = json.loads(payload)
         except ValueError:
@@ -90,8 +99,8 @@ def read_frames(data: bytes, start: int, valid: Callable[[Any], bool] = lambda b
         if not valid(body):
             break
         objects.append(body)
-        offset = end
-    return objects, offset
+        good = end
+    return objects, good
 
 
 def _generation_files(directory: Path) -> tuple[dict[int, Path], dict[int, Path]]:
@@ -129,8 +138,21 @@ def _valid_record(body: Any) -> bool:
     )
 
 
-def _replay(path: Path, recovery: Recovery, repair: bool) -> None:
+def _newest_seq(data: bytes) -> int:
+    """The seq of a journal's last intact record, parsing that record only."""
+    last = None
+    for payload, _ in _payloads(data, len(JOURNAL_MAGIC)):
+        last = payload
+    try:
+        return int(json.loads(last)["seq"]) if last is not None else 0
+    except (ValueError, TypeError, KeyError):
+        return 0
+
+
+def _replay(path: Path, recovery: Recovery, repair: bool, before_snapshot: bool = False) -> None:
     data = path.read_bytes()
+    if before_snapshot and _newest_seq(data) <= recovery.seq:
+        return  # the usual case: the snapshot holds all of it
     if not data.startswith(JOURNAL_MAGIC):
         if JOURNAL_MAGIC.startswith(data):
             return  # created but its header never made it: an empty journal
@@ -176,9 +198,11 @@ def recover(directory: Path, repair: bool = False) -> Recovery:
     if base is None and snapshots:
         recovery.problems.append(f"{directory}: no readable snapshot; replaying every journal that is left")
     had_content = bool(snapshots) or any(p.stat().st_size > len(JOURNAL_MAGIC) for p in journals.values())
-    first = base if base is not None else min(journals, default=0)
+    # From the journal before the snapshot's on: a compaction that failed after its snapshot was written left
+    # the writer appending there (records the snapshot already holds are skipped by their seq).
+    first = base - 1 if base is not None else min(journals, default=0)
     for generation in sorted(g for g in journals if g >= first):
-        _replay(journals[generation], recovery, repair)
+        _replay(journals[generation], recovery, repair, before_snapshot=base is not None and generation < base)
     if had_content and base is None and recovery.seq == 0:
         recovery.damaged = True
         recovery.problems.append(f"{directory}: nothing could be recovered; the damaged files are kept as *.corrupt")
@@ -234,7 +258,7 @@ class Journal:
         self._fd: int | None = None
         self._size = 0
         self._mutex = threading.Lock()
-        self._compaction_failing = False
+        self._compact_at = compact_bytes
 
     @classmethod
     def open(cls, directory: str | Path, compact_bytes: int = COMPACT_BYTES) -> Journal:
@@ -247,7 +271,7 @@ class Journal:
                 (log.error if recovery.damaged else log.warning)("journal: %s", problem)
             journal = cls(path, lock_fd, recovery, compact_bytes)
             with journal._mutex:
-                journal._rotate()
+                journal._rotate([], journal.seq)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -255,15 +279,17 @@ class Journal:
                  journal.seq, journal.generation)  # fmt: skip
         return journal
 
-    def commit(self, records: Iterable[Record]) -> None:
-        """Append and fsync; on return every record is durable. Raises OSError if it is not."""
+    def commit(self, records: Iterable[Record]) -> int:
+        """Make the records durable; on return they are. Raises OSError if they are not.
+
+        Returns how many syncs it took: 1, or 2 when the journal was due for compaction (the records then go
+        into the new snapshot instead of the journal). The caller paces its commits by that, so that the card
+        sees at most one sync a second on average, compactions included.
+        """
         records = list(records)
         if not records:
-            return
+            return 0
         with self._mutex:
-            if self._fd is None:
-                self._rotate()  # the last write failed half-way: start clean rather than append after junk
-            assert self._fd is not None
             seq = self.seq
             chunks = []
             for record in records:
@@ -271,6 +297,23 @@ class Journal:
                 body = {"seq": seq, "kind": record.kind, "id": record.key, "data": record.data}
                 chunks.append(frame(json.dumps(body, separators=(",", ":")).encode()))
             data = b"".join(chunks)
+            # A failed write left junk after the last good record, or the journal is full: start a new generation
+            # that holds these records in its snapshot.
+            if self._fd is None or self._size + len(data) >= self._compact_at:
+                try:
+                    self._rotate(records, seq)
+                except OSError as exc:
+                    if self._fd is None:
+                        raise
+                    if self._compact_at == self.compact_bytes:
+                        log.warning("journal: compaction failed (%s); appending to the current journal", exc)
+                    self._compact_at = self._size + len(data) + self.compact_bytes // RETRY_COMPACTION_AFTER
+                else:
+                    if self._compact_at != self.compact_bytes:
+                        log.info("journal: compaction works again (generation %d)", self.generation)
+                    self._compact_at = self.compact_bytes
+                    return 2
+            assert self._fd is not None
             try:
                 _write_all(self._fd, data)
                 os.fdatasync(self._fd)  # the size is part of the data on Linux, so the append itself is covered
@@ -278,11 +321,8 @@ class Journal:
                 self._undo_partial_write()
                 raise
             self._size += len(data)
-            self.seq = seq
-            for record in records:
-                self.state[(record.kind, record.key)] = record.data
-            if self._size >= self.compact_bytes:
-                self._compact()
+            self._apply(records, seq)
+            return 1
 
     def close(self) -> None:
         with self._mutex:
@@ -301,21 +341,24 @@ class Journal:
             os.close(self._fd)
             self._fd = None
 
-    def _compact(self) -> None:
-        try:
-            self._rotate()
-        except OSError as exc:
-            if not self._compaction_failing:
-                log.warning("journal: compaction failed (%s); appending to the current journal", exc)
-            self._compaction_failing = True
-            return
-        self._compaction_failing = False
+    def _apply(self, records: list[Record], seq: int) -> None:
+        self.seq = seq
+        for record in records:
+            self.state[(record.kind, record.key)] = record.data
 
-    def _rotate(self) -> None:
-        """Snapshot the state as generation n+1, start journal n+1, drop generations older than n."""
+    def _rotate(self, records: list[Record], seq: int) -> None:
+        """Start generation n+1: a snapshot of the state with ``records`` applied, and an empty journal.
+
+        Two syncs: the snapshot's data, then the directory (the snapshot's name and the new journal's). The new
+        journal's header is synced with its first records; until then recovery reads it as empty. If this fails
+        half-way, the writer goes on appending to journal n, which recovery replays after snapshot n+1 too.
+        """
         generation = self.generation + 1
-        records = [{"kind": kind, "id": key, "data": data} for (kind, key), data in self.state.items()]
-        body = json.dumps({"seq": self.seq, "records": records}, separators=(",", ":")).encode()
+        state = self.state | {(record.kind, record.key): record.data for record in records}
+        body = json.dumps(
+            {"seq": seq, "records": [{"kind": kind, "id": key, "data": data} for (kind, key), data in state.items()]},
+            separators=(",", ":"),
+        ).encode()
         name = f"{generation:08d}"
         temporary = self.directory / f"snapshot-{name}.tmp"
         with open(temporary, "wb") as handle:
@@ -323,13 +366,11 @@ class Journal:
             handle.write(SNAPSHOT_MAGIC + frame(body))
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, self.directory / f"snapshot-{name}")
-        _fsync_directory(self.directory)
         fd = os.open(self.directory / f"journal-{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         try:
             _adopt_owner(self.directory, fd)
             _write_all(fd, JOURNAL_MAGIC)
-            os.fsync(fd)
+            os.replace(temporary, self.directory / f"snapshot-{name}")
             _fsync_directory(self.directory)
         except OSError:
             os.close(fd)
@@ -337,6 +378,7 @@ class Journal:
         if self._fd is not None:
             os.close(self._fd)
         self._fd, self._size, self.generation = fd, len(JOURNAL_MAGIC), generation
+        self._apply(records, seq)
         self._drop_older_than(generation - 1)
 
     def _drop_older_than(self, keep: int) -> None:

@@ -47,7 +47,7 @@ sys.path.insert(0, str(BENCH))
 
 from decode import all_throughputs  # noqa: E402
 
-from batmond.journal import COMPACT_BYTES  # noqa: E402
+from batmond.journal import COMPACT_BYTES, GROUP_COMMIT_INTERVAL  # noqa: E402
 from batmond.sim import address_for  # noqa: E402
 
 RESULTS = BENCH / "results.json"
@@ -58,7 +58,9 @@ AIOBMSBLE = "aiobmsble==0.31.0"
 AIOBMSBLE_VENV = ROOT / "build" / "bench-aiobmsble"
 WARMUP = 3.0  # s after every BMS published once, before measuring
 STARTUP_RUNS = 3
-COMPACTION_SYNCS = 4  # batmond/journal.py _rotate: the snapshot, its directory, the new journal, the directory
+# batmond/journal.py: a compacting commit syncs twice (the snapshot, the directory) instead of once, and the daemon's
+# next commit then waits one interval longer.
+COMPACTION_EXTRA_SYNCS = 1
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,7 @@ def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: b
     cpu = (cpu1 - cpu0) / 1e9
     fsyncs = sum(t0 <= ns <= t1 for ns in trace["fsyncs"])
     growth = max(0, journal1 - journal0) / window  # a compaction inside the window would shrink it: not counted
+    compactions = growth / COMPACT_BYTES  # per second
     return {
         "bms": scenario.bms,
         "hz": scenario.hz,
@@ -344,8 +347,10 @@ def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: b
         "simulator_cpu_pct_one_core": round(100 * (sim1 - sim0) / 1e9 / window, 1),
         "journal_fsync_per_s": round(fsyncs / window, 2),
         "journal_bytes_per_s": round(growth),
-        # Compaction (a snapshot every COMPACT_BYTES of journal) syncs 4 times; a 30 s window rarely holds one.
-        "journal_fsync_per_s_long_run": round(fsyncs / window + COMPACTION_SYNCS * growth / COMPACT_BYTES, 3),
+        # A window rarely holds a compaction (every COMPACT_BYTES of journal): add them at the rate they happen.
+        "journal_fsync_per_s_long_run": round(
+            (fsyncs / window + COMPACTION_EXTRA_SYNCS * compactions) / (1 + GROUP_COMMIT_INTERVAL * compactions), 3
+        ),
         "latency_ms": latencies(trace, writes, t0, t1),
         "gc": gc_summary(trace["gc"], t0, t1),
         "answers_outside_rx": trace["answers_outside_rx"],
@@ -531,7 +536,9 @@ def main() -> int:
         "p99_latency_under_2ms": all((v["p99"] or 0) < 2 for v in results["latency_ms"].values()),
         "32x1hz_cpu_under_5pct": runs["32x1hz"]["cpu_pct_one_core"] < 5,
         "32_rss_under_60mb": results["rss_mb"]["32"] < 60,
-        "journal_fsync_at_most_1_per_s": all(v <= 1 for v in results["journal_fsync_per_s"].values()),
+        "journal_fsync_at_most_1_per_s": all(
+            v <= 1 for key in ("journal_fsync_per_s", "journal_fsync_per_s_long_run") for v in results[key].values()
+        ),
     }
     results["bench_seconds"] = round(time.monotonic() - started)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")

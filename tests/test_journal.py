@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import batmond.journal as journal_module
 from batmond.cli import main
 from batmond.config import parse
 from batmond.daemon import Daemon, StartupError
@@ -94,6 +95,90 @@ def test_compaction_keeps_two_generations_and_the_whole_state(tmp_path):
     assert recovered.state[(KIND, "a")]["energy_charge_kwh"] == 199.0
     assert recovered.state[(KIND, "b")]["energy_charge_kwh"] == -199.0
     assert recovered.seq == 400 and recovered.problems == []
+
+
+def count_syncs(monkeypatch) -> list[str]:
+    """Record every fsync/fdatasync (they still happen)."""
+    calls: list[str] = []
+    for name in ("fsync", "fdatasync"):
+        real = getattr(os, name)
+
+        def counted(fd, real=real, name=name):
+            calls.append(name)
+            return real(fd)
+
+        monkeypatch.setattr(os, name, counted)
+    return calls
+
+
+def test_a_commit_syncs_once_and_a_compaction_twice_and_says_so(tmp_path, monkeypatch):
+    journal = Journal.open(tmp_path, compact_bytes=2000)
+    syncs = count_syncs(monkeypatch)
+    reported = []
+    for i in range(60):
+        before = len(syncs)
+        generation = journal.generation
+        reported.append(journal.commit([meter_record("a", float(i)), meter_record("b", float(-i))]))
+        assert len(syncs) - before == reported[-1]
+        assert reported[-1] == (2 if journal.generation > generation else 1)
+    assert reported.count(2) >= 5
+    # A compacting commit's records live in the new snapshot, not in any journal.
+    assert journal.commit([]) == 0
+    journal.close()
+    assert read_state(tmp_path).state[(KIND, "a")]["energy_charge_kwh"] == 59.0
+
+
+def test_a_power_cut_during_compaction_keeps_every_committed_record(tmp_path):
+    journal = Journal.open(tmp_path / "live", compact_bytes=2000)
+    i = 0
+    while journal.commit([meter_record("a", float(i))]) == 1:
+        i += 1
+    gen = journal.generation
+    journal.close()  # the compacting commit (value i) returned: it must survive whatever follows
+    new_journal = f"journal-{gen:08d}"
+    for cut in (0, 5, len(JOURNAL_MAGIC)):  # the new journal's header is only synced with its first records
+        copy = tmp_path / f"cut-{cut}"
+        shutil.copytree(tmp_path / "live", copy)
+        (copy / new_journal).write_bytes(JOURNAL_MAGIC[:cut])
+        recovered = recover(copy, repair=True)
+        assert recovered.state[(KIND, "a")]["energy_charge_kwh"] == float(i), cut
+        assert recovered.problems == [] and not recovered.damaged
+
+
+def test_a_compaction_that_fails_after_its_snapshot_loses_nothing(tmp_path, monkeypatch, caplog):
+    """The disk fails the directory sync once the new snapshot is in place: the writer goes on appending to the
+    old journal, which recovery must then read after that snapshot; the compaction is tried again later."""
+    journal = Journal.open(tmp_path, compact_bytes=8000)
+    real = journal_module._fsync_directory
+    failures = []
+
+    def failing(directory):
+        failures.append(directory)
+        raise OSError(5, "EIO")
+
+    monkeypatch.setattr(journal_module, "_fsync_directory", failing)
+    caplog.set_level(logging.INFO, logger="batmond.journal")
+    i = 0
+    while not failures:
+        assert journal.commit([meter_record("a", float(i))]) == 1
+        i += 1
+    for _ in range(3):  # not tried again at once: each try costs a sync
+        assert journal.commit([meter_record("a", float(i))]) == 1
+        i += 1
+    i -= 1
+    assert len(failures) == 1 and journal.generation == 1
+    assert (tmp_path / "snapshot-00000002").exists()  # the failed generation's snapshot, one value behind
+    assert read_state(tmp_path).state[(KIND, "a")]["energy_charge_kwh"] == float(i)
+    monkeypatch.setattr(journal_module, "_fsync_directory", real)
+    while journal.commit([meter_record("a", float(i + 1))]) == 1:
+        i += 1
+        assert read_state(tmp_path).state[(KIND, "a")]["energy_charge_kwh"] == float(i)
+    assert journal.generation == 2 and len(failures) == 1
+    journal.close()
+    assert read_state(tmp_path).state[(KIND, "a")]["energy_charge_kwh"] == float(i + 1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("compaction failed ([Errno 5] EIO)" in m for m in messages) == 1
+    assert sum("compaction works again" in m for m in messages) == 1
 
 
 def test_a_torn_tail_is_cut_at_the_last_good_record_and_reported_once(tmp_path, caplog):
