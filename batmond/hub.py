@@ -47,6 +47,14 @@ class DeviceState:
             return False
         return (now if now is not None else time.monotonic()) - self.last_sample_at <= max_age
 
+    def link_lost(self, reason: str) -> bool:
+        """Record a lost link; True when that is news worth a log line, not the same failure once more."""
+        news = self.connected or self.last_error != reason
+        self.connected = False
+        self.last_error = reason
+        self.reconnects += 1
+        return news
+
     def diagnostics(self) -> dict[str, int]:
         stats = self.stats or FrameStats()
         return {

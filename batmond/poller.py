@@ -197,12 +197,8 @@ class Poller:
         waiter.future.set_exception(LinkError(link.close_reason or "link closed"))
 
     def _lost(self, reason: str) -> None:
-        state = self.hub.state(self.device)
-        if state.connected or state.last_error != reason:
+        if self.hub.state(self.device).link_lost(reason):
             self.log.warning("%s; reconnecting in %.0f s", reason, self._backoff)
-        state.connected = False
-        state.last_error = reason
-        state.reconnects += 1
 
     async def close(self) -> None:
         if self._link_watch is not None:

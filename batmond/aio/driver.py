@@ -202,12 +202,8 @@ class AioPoller:
             await asyncio.wait_for(link.closed.wait(), seconds)
 
     def _lost(self, reason: str) -> None:
-        state = self.hub.state(self.device)
-        if state.connected or state.last_error != reason:
+        if self.hub.state(self.device).link_lost(reason):
             self.log.warning("%s; reconnecting in %.0f s", reason, self._backoff)
-        state.connected = False
-        state.last_error = reason
-        state.reconnects += 1
 
     async def close(self) -> None:
         if self._bms is not None:
