@@ -112,32 +112,25 @@ async def _apply(rig: Rig, fault: Fault, rng: random.Random) -> None:
     assert fault.target is not None
     target = rig.targets[fault.target]
     bms = target.bms
-    if isinstance(bms, SerialSimulatedBms):
-        assert target.port is not None
-        if fault.kind == "drop":  # the USB adapter is pulled and plugged back in
-            target.port.unplug()
-            await asyncio.sleep(rng.uniform(2.0, 5.0))
-            target.port.plug()
-        elif fault.kind == "silent":
-            bms.silent = True
-            await asyncio.sleep(fault.duration)
-            bms.silent = False
-        elif fault.kind == "corrupt":
-            bms.corrupt_next = rng.randint(1, 3)
-        elif fault.kind == "junk":  # noise on the line, as from a wrong baud rate
-            bms.garbage = True
-            await asyncio.sleep(rng.uniform(2.0, 6.0))
-            bms.garbage = False
-        return
-    if fault.kind == "drop":
-        if not bms.drop_link():
-            fault.note = "was not connected"
-    elif fault.kind == "silent":
+    if fault.kind == "silent":
         bms.silent = True
         await asyncio.sleep(fault.duration)
         bms.silent = False
     elif fault.kind == "corrupt":
         bms.corrupt_next = rng.randint(1, 3)
+    elif isinstance(bms, SerialSimulatedBms):
+        assert target.port is not None
+        if fault.kind == "drop":  # the USB adapter is pulled and plugged back in
+            target.port.unplug()
+            await asyncio.sleep(rng.uniform(2.0, 5.0))
+            target.port.plug()
+        elif fault.kind == "junk":  # noise on the line, as from a wrong baud rate
+            bms.garbage = True
+            await asyncio.sleep(rng.uniform(2.0, 6.0))
+            bms.garbage = False
+    elif fault.kind == "drop":
+        if not bms.drop_link():
+            fault.note = "was not connected"
     elif fault.kind == "junk":
         bms.junk = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
     elif fault.kind == "split":
