@@ -321,7 +321,9 @@ class Journal:
                 self._undo_partial_write()
                 raise
             self._size += len(data)
-            self._apply(records, seq)
+            self.seq = seq
+            for record in records:
+                self.state[(record.kind, record.key)] = record.data
             return 1
 
     def close(self) -> None:
@@ -340,11 +342,6 @@ class Journal:
         except OSError:
             os.close(self._fd)
             self._fd = None
-
-    def _apply(self, records: list[Record], seq: int) -> None:
-        self.seq = seq
-        for record in records:
-            self.state[(record.kind, record.key)] = record.data
 
     def _rotate(self, records: list[Record], seq: int) -> None:
         """Start generation n+1: a snapshot of the state with ``records`` applied, and an empty journal.
@@ -378,7 +375,7 @@ class Journal:
         if self._fd is not None:
             os.close(self._fd)
         self._fd, self._size, self.generation = fd, len(JOURNAL_MAGIC), generation
-        self._apply(records, seq)
+        self.state, self.seq = state, seq
         self._drop_older_than(generation - 1)
 
     def _drop_older_than(self, keep: int) -> None:

@@ -111,7 +111,7 @@ class Poller:
             remaining = self._slot_near(cycle_start + self.sampling.sample_period) - time.monotonic()
             if remaining > 0:
                 await asyncio.wait([watch], timeout=remaining)
-        raise LinkError(link.close_reason or "link closed")
+        raise _ended(link)
 
     def _slot_near(self, due: float) -> float:
         """The instant nearest ``due`` on this BMS's grid: every sample period, at its phase within the period.
@@ -150,7 +150,7 @@ class Poller:
         try:
             await self._send(request)
             if not link.alive:  # ended before the link watch could fail the future
-                raise LinkError(link.close_reason or "link closed")
+                raise _ended(link)
             timeout = loop.call_later(RESPONSE_TIMEOUT, _expire, future, request.expect)
             await future
         finally:
@@ -194,7 +194,7 @@ class Poller:
         waiter = self._waiter
         if link.alive or waiter is None or waiter.future.done():  # alive: the watch was cancelled by close()
             return
-        waiter.future.set_exception(LinkError(link.close_reason or "link closed"))
+        waiter.future.set_exception(_ended(link))
 
     def _lost(self, reason: str) -> None:
         if self.hub.state(self.device).link_lost(reason):
@@ -213,3 +213,7 @@ class Poller:
 def _expire(future: asyncio.Future[None], kind: str) -> None:
     if not future.done():
         future.set_exception(NoAnswer(f"no {kind!r} frame within {RESPONSE_TIMEOUT:g} s"))
+
+
+def _ended(link: Link) -> LinkError:
+    return LinkError(link.close_reason or "link closed")

@@ -158,14 +158,13 @@ def test_a_compaction_that_fails_after_its_snapshot_loses_nothing(tmp_path, monk
 
     monkeypatch.setattr(journal_module, "_fsync_directory", failing)
     caplog.set_level(logging.INFO, logger="batmond.journal")
-    i = 0
+    i = -1  # the value last committed
     while not failures:
-        assert journal.commit([meter_record("a", float(i))]) == 1
         i += 1
+        assert journal.commit([meter_record("a", float(i))]) == 1
     for _ in range(3):  # not tried again at once: each try costs a sync
-        assert journal.commit([meter_record("a", float(i))]) == 1
         i += 1
-    i -= 1
+        assert journal.commit([meter_record("a", float(i))]) == 1
     assert len(failures) == 1 and journal.generation == 1
     assert (tmp_path / "snapshot-00000002").exists()  # the failed generation's snapshot, one value behind
     assert read_state(tmp_path).state[(KIND, "a")]["energy_charge_kwh"] == float(i)
