@@ -167,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file",
                            description="Validate a config file: exit 0, or print one line naming file, line "
-                           "and key and exit 1.")  # fmt: skip
+                           "and key and exit 78 (EX_CONFIG).")  # fmt: skip
     check.add_argument("file", nargs="?", default=DEFAULT_PATH)
     check.set_defaults(func=cmd_check_config)
 
@@ -220,5 +220,6 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"batmond: {exc}", file=sys.stderr)
-        # The daemon exits EX_CONFIG on a bad config so systemd does not restart it in a loop for nothing.
-        return EXIT_CONFIG if args.command == "run" else 1
+        # EX_CONFIG from every command: systemd does not restart the daemon in a loop for nothing, and scripts
+        # see the same status from check-config as from run.
+        return EXIT_CONFIG
