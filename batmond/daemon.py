@@ -200,6 +200,10 @@ class Daemon:
         except JournalLocked as exc:
             raise StartupError(str(exc)) from None
         except OSError as exc:
+            if exc.filename and not isinstance(exc, PermissionError) and Path(exc.filename) != Path(directory):
+                # Something in place of one of the daemon's own files (its lock): name that, not the directory.
+                raise StartupError(f"{exc.filename}: {exc.strerror or exc} (batmond's own file in [state] dir: "
+                                   "move what is there away)") from None  # fmt: skip
             raise StartupError(f"state directory {directory}: {exc.strerror or exc} (set [state] dir to a "
                                "directory the batmond user can write)") from None  # fmt: skip
         recovered, unreadable = meters.from_state(self.journal.state)
