@@ -291,8 +291,8 @@ def parse(text: str, path: str = "<config>") -> Config:
         lines = text.splitlines()
         secret = SECRET_RE.match(lines[exc.line - 1]) if 0 < exc.line <= len(lines) else None
         if secret:  # tomlkit's message quotes what it read there
-            raise ConfigError(path, exc.line, "", f"TOML syntax error in the value of {secret.group(1)} at col "
-                              f"{exc.col} (not shown: it is a secret; write it as a \"quoted string\")") from None
+            reason = f"TOML syntax error in the value of {secret.group(1)} at col {exc.col} (not shown: it is a secret"
+            raise ConfigError(path, exc.line, "", reason + '; write it as a "quoted string")') from None
         raise ConfigError(path, exc.line, "", f"TOML syntax error: {exc}") from None
     except tomlkit.exceptions.TOMLKitError as exc:  # e.g. a key given twice; tomlkit gives no line
         raise ConfigError(path, _duplicate_line(text, str(exc)), "", f"TOML error: {exc}") from None

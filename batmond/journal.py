@@ -213,7 +213,7 @@ def recover(directory: Path, repair: bool = False) -> Recovery:
             _set_aside(snapshots[generation])
     if base is None and snapshots:
         recovery.problems.append(f"{directory}: no readable snapshot; replaying every journal that is left")
-    had_content = bool(snapshots) or bool(strays) or any(p.stat().st_size > len(JOURNAL_MAGIC) for p in journals.values())
+    had_content = bool(snapshots or strays) or any(p.stat().st_size > len(JOURNAL_MAGIC) for p in journals.values())
     # From the journal before the snapshot's on: a compaction that failed after its snapshot was written left
     # the writer appending there (records the snapshot already holds are skipped by their seq).
     first = base - 1 if base is not None else min(journals, default=0)

@@ -64,21 +64,23 @@ def test_demo_runs_by_itself_and_prints_the_table(tmp_path):
 
 SECRET = "s3cr3t-VALUE"
 DEVICE = '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "victron"\n'
+MQTT = '[mqtt]\nusername = "u"\n'
+INFLUX1, INFLUX2 = '[influxdb]\ndatabase = "d"\nusername = "u"\n', '[influxdb]\norg = "o"\nbucket = "b"\n'
 
 
 @pytest.mark.parametrize(
     ("text", "key"),
     [
-        (f'[mqtt]\nusername = "u"\npassword = ["{SECRET}"]\n', "[mqtt] password: must be a string, not an array"),
-        (f'[mqtt]\nusername = "u"\npassword = {{ a = "{SECRET}" }}\n', "[mqtt] password: must be a string, not a table"),
-        (f'[influxdb]\ntoken = ["{SECRET}"]\norg = "o"\nbucket = "b"\n', "[influxdb] token: must be a string, not an array"),
-        (f'[influxdb]\ndatabase = "d"\nusername = "u"\npassword = ["{SECRET}"]\n', "[influxdb] password: must be a string"),
+        (MQTT + f'password = ["{SECRET}"]\n', "[mqtt] password: must be a string, not an array"),
+        (MQTT + f'password = {{ a = "{SECRET}" }}\n', "[mqtt] password: must be a string, not a table"),
+        (INFLUX2 + f'token = ["{SECRET}"]\n', "[influxdb] token: must be a string, not an array"),
+        (INFLUX1 + f'password = ["{SECRET}"]\n', "[influxdb] password: must be a string"),
         (DEVICE + 'pin = [135246]\n', "[[device]] #1 pin: must be a string, not an array"),
         (DEVICE + 'pin = 135246.5\n', "[[device]] #1 pin: must be a string, not a number"),
         (DEVICE + 'pin = "135x46"\n', "[[device]] #1 pin: must be up to 6 digits"),
-        (f'[mqtt]\nusername = "u"\npasswort = "{SECRET}"\n', "[mqtt] passwort: unknown key (did you mean 'password'?)"),
-        (f'[mqtt]\nusername = "u"\npassword = {SECRET}\n', ":3: TOML syntax error in the value of password at col 11 (not shown"),
-        (f'[mqtt]\nusername = "u"\n"token" = {SECRET}\n', ":3: TOML syntax error in the value of token at col"),
+        (MQTT + f'passwort = "{SECRET}"\n', "[mqtt] passwort: unknown key (did you mean 'password'?)"),
+        (MQTT + f'password = {SECRET}\n', ":3: TOML syntax error in the value of password at col 11 (not shown"),
+        (MQTT + f'"token" = {SECRET}\n', ":3: TOML syntax error in the value of token at col"),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("command", ["check-config", "run"])

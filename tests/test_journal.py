@@ -434,8 +434,9 @@ def test_run_names_a_lock_file_replaced_by_a_directory(tmp_path):
     result = batmond_cli("run", "--duration", "1", "--config", str(config))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().endswith(f"{tmp_path / 'state' / 'lock'}: Is a directory (batmond's own file in "
-                                          "[state] dir: move what is there away)"), result.stderr
+    assert result.stderr.strip().endswith(
+        f"{tmp_path / 'state' / 'lock'}: Is a directory (batmond's own file in [state] dir: move what is there away)"
+    ), result.stderr
 
 
 def test_an_empty_journal_is_said_so(tmp_path):
