@@ -131,6 +131,9 @@ class Daemon:
 
     def _reload(self) -> None:
         """SIGHUP: read the config file again; the meters are safe across the restart (journal closed, reopened)."""
+        if self.stopping.is_set() and self.reload_with is None:
+            log.info("reload ignored: batmond is stopping")
+            return
         try:
             config = load(self.config.path)
         except ConfigError as exc:

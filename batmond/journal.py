@@ -103,15 +103,15 @@ def read_frames(data: bytes, start: int, valid: Callable[[Any], bool] = lambda b
     return objects, good
 
 
-def _generation_files(directory: Path) -> tuple[dict[int, Path], dict[int, Path], list[Path]]:
+def _generation_files(directory: Path) -> tuple[dict[int, Path], dict[int, Path], dict[int, list[Path]]]:
     """Snapshots and journals by generation, and what has their names but is no regular file (a directory)."""
     snapshots: dict[int, Path] = {}
     journals: dict[int, Path] = {}
-    strays: list[Path] = []
+    strays: dict[int, list[Path]] = {}
     for path in directory.iterdir():
         match = FILE_RE.match(path.name)
         if match and not path.is_file():
-            strays.append(path)
+            strays.setdefault(int(match.group(2)), []).append(path)
         elif match:
             (journals if match.group(1) == "journal" else snapshots)[int(match.group(2))] = path
     return snapshots, journals, strays
@@ -192,9 +192,8 @@ def recover(directory: Path, repair: bool = False) -> Recovery:
     """
     recovery = Recovery()
     snapshots, journals, strays = _generation_files(directory)
-    generations = [int(FILE_RE.match(path.name).group(2)) for path in strays]  # type: ignore[union-attr]
-    recovery.generation = max([*snapshots, *journals, *generations], default=0)
-    for path in strays:
+    recovery.generation = max([*snapshots, *journals, *strays], default=0)
+    for path in (path for paths in strays.values() for path in paths):
         nature = "a directory" if path.is_dir() else "not a regular file"
         kind = path.name.split("-")[0]
         recovery.problems.append(f"{path}: is {nature}, not a {kind} file; "

@@ -114,3 +114,13 @@ async def test_a_sighup_during_start_up_does_not_kill_the_daemon(tmp_path, daemo
         os.close(fd)
     await wait_until(lambda: "batmond running" in daemon.log, 30, "running")
     assert daemon.stop(signal.SIGTERM) == 0
+
+
+async def test_a_sighup_while_stopping_does_not_start_it_again(tmp_path, daemon, paths):
+    paths["config"].write_text(config_text(tmp_path / "state", None, ["d1"]))
+    daemon.start()
+    await wait_until(lambda: "connected (d1" in daemon.log, 30, "running")
+    daemon.process.send_signal(signal.SIGTERM)
+    daemon.process.send_signal(signal.SIGHUP)  # both arrive long before the stop has closed the journal
+    assert daemon.process.wait(15) == 0
+    assert "starting again" not in daemon.log and daemon.log.rstrip().endswith("batmond stopped")
