@@ -11,7 +11,9 @@ import socket
 from pathlib import Path
 
 import pytest
-from helpers import wait_until
+from helpers import wait_until, write_config
+
+from .conftest import BATTERIES, start_batteries
 
 pytestmark = pytest.mark.e2e
 
@@ -124,3 +126,19 @@ async def test_a_sighup_while_stopping_does_not_start_it_again(tmp_path, daemon,
     daemon.process.send_signal(signal.SIGHUP)  # both arrive long before the stop has closed the journal
     assert daemon.process.wait(15) == 0
     assert "starting again" not in daemon.log and daemon.log.rstrip().endswith("batmond stopped")
+
+
+async def test_a_reload_reopens_the_bluetooth_adapter_and_reconnects_the_bms(simulator, broker, watcher, daemon, paths):
+    await start_batteries(simulator, BATTERIES[:1])
+    write_config(paths["config"], simulator.port, broker.port, BATTERIES[:1])
+    daemon.start()
+    await wait_until(lambda: daemon.log.count("Bluetooth adapter") == 1 and watcher.last_json("batmond/jk1/state"),
+                     40, "jk1 read over the simulated radio")  # fmt: skip
+    daemon.process.send_signal(signal.SIGHUP)
+    await wait_until(lambda: "starting again" in daemon.log, 30, "the reload's stop")
+    watcher.clear()
+    state = await wait_until(lambda: watcher.last_json("batmond/jk1/state"), 60, "jk1 read again after the reload")
+    assert 40 < state["voltage"] < 60
+    assert daemon.log.count("is up (address") == 2  # the adapter was closed and opened again in the same process
+    assert "ERROR" not in daemon.log, daemon.log
+    assert daemon.stop(signal.SIGTERM) == 0
