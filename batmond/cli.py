@@ -9,7 +9,7 @@ import logging
 import sys
 
 from batmond import __version__
-from batmond.config import DEFAULT_PATH, ConfigError, load
+from batmond.config import DEFAULT_PATH, Config, ConfigError, load
 
 log = logging.getLogger("batmond")
 EXIT_CONFIG = 78  # sysexits.h EX_CONFIG; batmond.service has RestartPreventExitStatus=78
@@ -38,25 +38,38 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from batmond.daemon import Daemon, StartupError
+    from batmond.daemon import StartupError
 
     config = load(args.config)
     setup_logging(args.log_level or config.log.level)
-    daemon = Daemon(config)
-    if config.mqtt.enabled:
-        from batmond.sinks.mqtt import MqttSink
-
-        daemon.add_sink(MqttSink(config.mqtt, config.sampling, on_command=daemon.command))
-    if config.influxdb is not None and config.influxdb.enabled:
-        from batmond.sinks.influx import InfluxSink
-
-        daemon.add_sink(InfluxSink(config.influxdb))
     try:
-        asyncio.run(daemon.run(args.duration))
+        return asyncio.run(serve(config, args))
     except StartupError as exc:
         log.error("%s", exc)
         return 2
-    return daemon.exit_code
+
+
+async def serve(config: Config, args: argparse.Namespace) -> int:
+    """The daemon, started again with the new config after every SIGHUP that brought a valid one."""
+    from batmond.daemon import Daemon
+
+    loop = asyncio.get_running_loop()
+    end = None if args.duration is None else loop.time() + args.duration
+    while True:
+        daemon = Daemon(config)
+        if config.mqtt.enabled:
+            from batmond.sinks.mqtt import MqttSink
+
+            daemon.add_sink(MqttSink(config.mqtt, config.sampling, on_command=daemon.command))
+        if config.influxdb is not None and config.influxdb.enabled:
+            from batmond.sinks.influx import InfluxSink
+
+            daemon.add_sink(InfluxSink(config.influxdb))
+        await daemon.run(None if end is None else max(0.0, end - loop.time()))
+        if daemon.reload_with is None:
+            return daemon.exit_code
+        config = daemon.reload_with
+        setup_logging(args.log_level or config.log.level)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -167,7 +180,7 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file",
                            description="Validate a config file: exit 0, or print one line naming file, line "
-                           "and key and exit 1.")  # fmt: skip
+                           "and key and exit 78 (EX_CONFIG).")  # fmt: skip
     check.add_argument("file", nargs="?", default=DEFAULT_PATH)
     check.set_defaults(func=cmd_check_config)
 
@@ -220,5 +233,6 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"batmond: {exc}", file=sys.stderr)
-        # The daemon exits EX_CONFIG on a bad config so systemd does not restart it in a loop for nothing.
-        return EXIT_CONFIG if args.command == "run" else 1
+        # EX_CONFIG from every command: systemd does not restart the daemon in a loop for nothing, and scripts
+        # see the same status from check-config as from run.
+        return EXIT_CONFIG

@@ -178,6 +178,10 @@ SECTIONS: dict[str, type] = {
 }
 
 
+SECRETS = {f.name for kind in (MqttConfig, InfluxConfig, DeviceConfig) for f in fields(kind) if not f.repr}
+SECRET_RE = re.compile(rf"^\s*[\"']?({'|'.join(sorted(SECRETS))})[\"']?\s*=")
+
+
 class _Locator:
     """Finds the line of a key in the TOML text (tomlkit keeps no line numbers)."""
 
@@ -212,9 +216,21 @@ def _type_name(annotation: str) -> str:
     }.get(annotation, annotation)
 
 
-def _convert(value: Any, annotation: str) -> Any:
-    """Check a TOML value against a dataclass field annotation; return the plain Python value."""
+def _kind_of(plain: Any) -> str:
+    """What a TOML value is, for an error about a secret: the value itself is never shown."""
+    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
+                       (list, "an array"), (dict, "a table")):  # fmt: skip
+        if isinstance(plain, kind):
+            return name
+    return "a date or time"
+
+
+def _convert(value: Any, annotation: str, secret: bool = False) -> Any:
+    """Check a TOML value against a dataclass field annotation; return the plain Python value.
+
+    A ``secret`` (a password, token or PIN) is described by its kind in the error, never by its value."""
     plain = value.unwrap() if hasattr(value, "unwrap") else value
+    shown = _kind_of(plain) if secret else repr(plain)
     allowed = [part.strip() for part in annotation.split("|")]
     for kind in allowed:
         if kind == "bool" and isinstance(plain, bool):
@@ -223,14 +239,14 @@ def _convert(value: Any, annotation: str) -> Any:
             return plain
         if kind == "float" and isinstance(plain, int | float) and not isinstance(plain, bool):
             if not abs(plain) <= sys.float_info.max:  # nan passes every range check below; a huge int overflows
-                raise TypeError(f"must be a finite number, not {plain!r}")
+                raise TypeError(f"must be a finite number, not {shown}")
             return float(plain)
         if kind == "str" and isinstance(plain, str):
             return plain
         if kind == "tuple[str, ...]" and isinstance(plain, list) and all(isinstance(x, str) for x in plain):
             return tuple(plain)
     wanted = " or ".join(_type_name(k) for k in allowed if k != "None")
-    raise TypeError(f"must be {wanted}, not {plain!r}")
+    raise TypeError(f"must be {wanted}, not {shown}")
 
 
 def _build(cls: type, table: Any, where: tuple[str, int | None], ctx: _Context) -> Any:
@@ -244,7 +260,8 @@ def _build(cls: type, table: Any, where: tuple[str, int | None], ctx: _Context) 
         if key == "pin" and isinstance(value, int):
             value = str(value)
         try:
-            values[key] = _convert(value, str(known[key].type))
+            # Secrets are the fields kept out of repr: one mark for the dataclass and for these messages.
+            values[key] = _convert(value, str(known[key].type), secret=not known[key].repr)
         except TypeError as exc:
             raise ctx.error(where, key, str(exc)) from None
     try:
@@ -271,6 +288,11 @@ def parse(text: str, path: str = "<config>") -> Config:
     try:
         document = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
+        lines = text.splitlines()
+        secret = SECRET_RE.match(lines[exc.line - 1]) if 0 < exc.line <= len(lines) else None
+        if secret:  # tomlkit's message quotes what it read there
+            reason = f"TOML syntax error in the value of {secret.group(1)} at col {exc.col} (not shown: it is a secret"
+            raise ConfigError(path, exc.line, "", reason + '; write it as a "quoted string")') from None
         raise ConfigError(path, exc.line, "", f"TOML syntax error: {exc}") from None
     except tomlkit.exceptions.TOMLKitError as exc:  # e.g. a key given twice; tomlkit gives no line
         raise ConfigError(path, _duplicate_line(text, str(exc)), "", f"TOML error: {exc}") from None
@@ -317,10 +339,14 @@ def load(path: str | Path) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(path, None, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(path, None, "", "is a directory, not a config file") from None
     except PermissionError:
         raise ConfigError(path, None, "", "permission denied (run as root or as the batmond user)") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # an I/O error, a path through a file: still one line
+        raise ConfigError(path, None, "", exc.strerror or str(exc)) from None
     return parse(text, path)
 
 

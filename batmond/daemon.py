@@ -14,7 +14,7 @@ import sdnotify
 
 from batmond import algorithms, meters
 from batmond.aio import AioType
-from batmond.config import Config, DeviceConfig, check_bluetooth_support
+from batmond.config import Config, ConfigError, DeviceConfig, check_bluetooth_support, load
 from batmond.groups import GroupConfig
 from batmond.hub import Hub, Reading
 from batmond.journal import GROUP_COMMIT_INTERVAL, Journal, JournalLocked, Record
@@ -53,6 +53,7 @@ class Daemon:
         self.adapter = None
         self.serial = None  # the wired adapters (transports.serial.SerialBuses), when the config has any
         self.stopping = asyncio.Event()
+        self.reload_with: Config | None = None  # set by SIGHUP: stop, then start again with this config
         self._notifier = sdnotify.SystemdNotifier()
         self._last_publish: float | None = None
         self._online: dict[str, bool] = {}  # by device or group alias: what availability last said
@@ -69,11 +70,19 @@ class Daemon:
         self.sinks.append(sink)
 
     async def run(self, duration: float | None = None) -> None:
-        """Run until SIGTERM/SIGINT (or ``duration`` seconds); then say offline and stop cleanly."""
+        """Run until SIGTERM/SIGINT (or ``duration`` seconds); then say offline and stop cleanly.
+
+        SIGHUP stops the same way once the config file has been read again and found valid, leaving the new config
+        in :attr:`reload_with` for the caller to start again with; a config that is not valid is refused, and the
+        daemon goes on as it is."""
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum, handler in (
+            (signal.SIGTERM, self._stop),
+            (signal.SIGINT, self._stop),
+            (signal.SIGHUP, self._reload),
+        ):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self.stopping.set)
+                loop.add_signal_handler(signum, handler)
         self._open_journal()
         try:
             self._start_devices()
@@ -97,7 +106,8 @@ class Daemon:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wait_stopping_or_crash(), duration)
         finally:
-            self._notifier.notify("STOPPING=1")
+            if self.reload_with is None:
+                self._notifier.notify("STOPPING=1")
             ready.cancel()
             # Pollers first, while the adapter is still there to say goodbye to each BMS; then the rest.
             pollers = [task for task in self._tasks if task.get_name().startswith("bms-")]
@@ -112,7 +122,27 @@ class Daemon:
             await self._close_journal()
             for sink in self.sinks:
                 await sink.stop()
-            log.info("batmond stopped")
+            log.info("batmond stopped; starting again with the new configuration" if self.reload_with else
+                     "batmond stopped")  # fmt: skip
+
+    def _stop(self) -> None:
+        self.reload_with = None  # a stop during a reload's shutdown is a stop
+        self.stopping.set()
+
+    def _reload(self) -> None:
+        """SIGHUP: read the config file again; the meters are safe across the restart (journal closed, reopened)."""
+        if self.stopping.is_set() and self.reload_with is None:
+            log.info("reload ignored: batmond is stopping")
+            return
+        try:
+            config = load(self.config.path)
+        except ConfigError as exc:
+            log.error("reload refused, still running as before: %s", exc)
+            return
+        log.info("reloading %s: stopping every BMS and sink, then starting again", self.config.path)
+        self._notifier.notify("RELOADING=1")  # the next daemon's READY=1 ends it
+        self.reload_with = config
+        self.stopping.set()
 
     async def _ready(self) -> None:
         """READY=1 once the config is valid and, when there are Bluetooth BMS, the adapter is open."""
@@ -200,6 +230,10 @@ class Daemon:
         except JournalLocked as exc:
             raise StartupError(str(exc)) from None
         except OSError as exc:
+            if exc.filename and not isinstance(exc, PermissionError) and Path(exc.filename) != Path(directory):
+                # Something in place of one of the daemon's own files (its lock): name that, not the directory.
+                raise StartupError(f"{exc.filename}: {exc.strerror or exc} (batmond's own file in [state] dir: "
+                                   "move what is there away)") from None  # fmt: skip
             raise StartupError(f"state directory {directory}: {exc.strerror or exc} (set [state] dir to a "
                                "directory the batmond user can write)") from None  # fmt: skip
         recovered, unreadable = meters.from_state(self.journal.state)

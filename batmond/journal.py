@@ -103,14 +103,18 @@ def read_frames(data: bytes, start: int, valid: Callable[[Any], bool] = lambda b
     return objects, good
 
 
-def _generation_files(directory: Path) -> tuple[dict[int, Path], dict[int, Path]]:
+def _generation_files(directory: Path) -> tuple[dict[int, Path], dict[int, Path], dict[int, list[Path]]]:
+    """Snapshots and journals by generation, and what has their names but is no regular file (a directory)."""
     snapshots: dict[int, Path] = {}
     journals: dict[int, Path] = {}
+    strays: dict[int, list[Path]] = {}
     for path in directory.iterdir():
         match = FILE_RE.match(path.name)
-        if match:
+        if match and not path.is_file():
+            strays.setdefault(int(match.group(2)), []).append(path)
+        elif match:
             (journals if match.group(1) == "journal" else snapshots)[int(match.group(2))] = path
-    return snapshots, journals
+    return snapshots, journals, strays
 
 
 def _load_snapshot(path: Path) -> tuple[State, int] | None:
@@ -154,8 +158,12 @@ def _replay(path: Path, recovery: Recovery, repair: bool, before_snapshot: bool 
     if before_snapshot and _newest_seq(data) <= recovery.seq:
         return  # the usual case: the snapshot holds all of it
     if not data.startswith(JOURNAL_MAGIC):
-        if JOURNAL_MAGIC.startswith(data):
-            return  # created but its header never made it: an empty journal
+        if JOURNAL_MAGIC.startswith(data):  # created but its header never made it, or truncated by someone
+            recovery.problems.append(
+                f"{path}: empty ({len(data)} bytes, no header): nothing replayed from it (a power cut before its "
+                "first commit, or the file was truncated: records it held, if any, are lost)"
+            )
+            return
         good = 0
         objects: list[Any] = []
     else:
@@ -183,8 +191,15 @@ def recover(directory: Path, repair: bool = False) -> Recovery:
     ``*.corrupt`` so they are kept but never read again; without it nothing is changed (``batmond meters``).
     """
     recovery = Recovery()
-    snapshots, journals = _generation_files(directory)
-    recovery.generation = max([*snapshots, *journals], default=0)
+    snapshots, journals, strays = _generation_files(directory)
+    recovery.generation = max([*snapshots, *journals, *strays], default=0)
+    for path in (path for paths in strays.values() for path in paths):
+        nature = "a directory" if path.is_dir() else "not a regular file"
+        kind = path.name.split("-")[0]
+        recovery.problems.append(f"{path}: is {nature}, not a {kind} file; "
+                                 + (f"set aside as {path.name}.corrupt" if repair else "ignored"))  # fmt: skip
+        if repair:
+            _set_aside(path)
     base: int | None = None
     for generation in sorted(snapshots, reverse=True):
         loaded = _load_snapshot(snapshots[generation])
@@ -197,7 +212,7 @@ def recover(directory: Path, repair: bool = False) -> Recovery:
             _set_aside(snapshots[generation])
     if base is None and snapshots:
         recovery.problems.append(f"{directory}: no readable snapshot; replaying every journal that is left")
-    had_content = bool(snapshots) or any(p.stat().st_size > len(JOURNAL_MAGIC) for p in journals.values())
+    had_content = bool(snapshots or strays) or any(p.stat().st_size > len(JOURNAL_MAGIC) for p in journals.values())
     # From the journal before the snapshot's on: a compaction that failed after its snapshot was written left
     # the writer appending there (records the snapshot already holds are skipped by their seq).
     first = base - 1 if base is not None else min(journals, default=0)
@@ -379,7 +394,7 @@ class Journal:
         self._drop_older_than(generation - 1)
 
     def _drop_older_than(self, keep: int) -> None:
-        snapshots, journals = _generation_files(self.directory)
+        snapshots, journals, _ = _generation_files(self.directory)
         for files in (snapshots, journals):
             for generation, path in files.items():
                 if generation < keep:

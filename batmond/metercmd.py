@@ -76,6 +76,8 @@ def _read(directory: Path) -> dict[str, tuple[str, MeterValues]]:
         recovery = read_state(directory)
     except PermissionError:
         raise MeterCommandError(f"{directory}: permission denied (run as root or as the batmond user)") from None
+    except OSError as exc:  # a read error of the card
+        raise MeterCommandError(f"{exc.filename or directory}: {exc.strerror or exc}") from None
     for problem in recovery.problems:
         print(f"note: {problem}", file=sys.stderr)
     found, unreadable = meters.from_state(recovery.state)
@@ -126,6 +128,8 @@ def change(directory: Path, args: argparse.Namespace) -> int:
         raise MeterCommandError(f"{exc}; stop it first (sudo systemctl stop batmond)") from None
     except PermissionError:
         raise MeterCommandError(f"{directory}: permission denied (run as root or as the batmond user)") from None
+    except OSError as exc:  # e.g. a directory in place of the lock file
+        raise MeterCommandError(f"{exc.filename or directory}: {exc.strerror or exc}") from None
     try:
         found, _ = meters.from_state(journal.state)
         key = resolve(found, args.device)

@@ -42,6 +42,7 @@ cp -a /lib/systemd/system/. "$units/lib/systemd/system/"
 cp packaging/systemd/* "$units/lib/systemd/system/"
 # verify wants the executables to exist; the real ones come with the package.
 cp packaging/bin/batmond "$units/usr/bin/" && cp packaging/libexec/bt-reset "$units/usr/libexec/batmond/"
+mkdir -p "$units/bin" && cp /bin/kill "$units/bin/"  # ExecReload (procps, a dependency of the package)
 (cd "$units" && for unit in lib/systemd/system/batmond*; do
   out=$(systemd-analyze verify --man=no --root=. "$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
   [ -z "$out" ] || fail "systemd-analyze verify $unit is not clean: $out"

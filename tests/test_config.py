@@ -136,7 +136,7 @@ def test_cli_check_config_exit_codes(tmp_path, capsys):
     assert "OK (1 device(s): 1 Bluetooth, 0 wired, 0 dummy)" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text('[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jkk"\n')
-    assert main(["check-config", str(bad)]) == 1
+    assert main(["check-config", str(bad)]) == 78  # EX_CONFIG, as `run` exits
     err = capsys.readouterr().err.strip()
     assert (
         err

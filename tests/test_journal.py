@@ -8,6 +8,8 @@ import os
 import random
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,7 +144,10 @@ def test_a_power_cut_during_compaction_keeps_every_committed_record(tmp_path):
         (copy / new_journal).write_bytes(JOURNAL_MAGIC[:cut])
         recovered = recover(copy, repair=True)
         assert recovered.state[(KIND, "a")]["energy_charge_kwh"] == float(i), cut
-        assert recovered.problems == [] and not recovered.damaged
+        assert not recovered.damaged
+        # Without its header the journal cannot tell a power cut from a truncation: one line says so.
+        empty = [f"{copy / new_journal}: empty ({cut} bytes, no header): nothing replayed from it"]
+        assert [p[: len(empty[0])] for p in recovered.problems] == (empty if cut < len(JOURNAL_MAGIC) else [])
 
 
 def test_a_compaction_that_fails_after_its_snapshot_loses_nothing(tmp_path, monkeypatch, caplog):
@@ -221,7 +226,8 @@ def test_power_cut_at_any_byte_recovers_a_valid_prefix(tmp_path):
         assert recovered.state == states[complete], offset
         assert recovered.seq == complete
         assert not recovered.damaged
-        assert recover(copy).problems == []  # repaired: a second look finds nothing to cut
+        # Repaired: a second look finds nothing to cut (a journal cut inside its header is still said empty).
+        assert recover(copy).problems == ([] if offset >= len(JOURNAL_MAGIC) else recovered.problems)
 
 
 def test_a_garbled_byte_anywhere_recovers_the_prefix_before_it(tmp_path):
@@ -369,3 +375,83 @@ def test_an_unusable_or_busy_state_directory_stops_the_daemon_with_one_line(tmp_
     with pytest.raises(StartupError, match=rf"busy is in use by another batmond \(pid {os.getpid()}\)"):
         daemon._open_journal()
     holder.close()
+
+
+# -- files replaced by something else, as a user's mistake or a broken card leaves them ----------------------
+
+
+def two_generations(directory: Path) -> None:
+    """snapshot-1 and journal-1 (a = 1.0), snapshot-2 (a = 1.0) and journal-2 (a = 2.0)."""
+    for energy in (1.0, 2.0):
+        journal = Journal.open(directory)
+        journal.commit([meter_record("c8478ce4540d", energy, "garage")])
+        journal.close()
+
+
+def batmond_cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "batmond", *argv], capture_output=True, text=True, timeout=60)
+
+
+def energy_shown(result: subprocess.CompletedProcess) -> float:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["devices"][0]["meters"]["energy_charge_kwh"]
+
+
+@pytest.mark.parametrize(("name", "energy"), [("journal-00000002", 1.0), ("snapshot-00000002", 2.0)])
+def test_meters_json_reads_past_a_journal_or_snapshot_replaced_by_a_directory(tmp_path, name, energy):
+    two_generations(tmp_path)
+    (tmp_path / name).unlink()
+    (tmp_path / name).mkdir()
+    result = batmond_cli("meters", "--json", "--state-dir", str(tmp_path))
+    assert "Traceback" not in result.stderr
+    assert energy_shown(result) == energy  # the snapshot alone, or the older generation and both journals
+    assert f"note: {tmp_path / name}: is a directory, not a {name.split('-')[0]} file; ignored" in result.stderr
+    assert (tmp_path / name).is_dir()  # a reader changes nothing
+
+
+def test_the_daemon_sets_a_directory_in_place_of_its_journal_aside_and_names_it(tmp_path, caplog):
+    two_generations(tmp_path)
+    (tmp_path / "journal-00000002").unlink()
+    (tmp_path / "journal-00000002").mkdir()
+    with caplog.at_level(logging.WARNING, "batmond.journal"):
+        journal = Journal.open(tmp_path)
+    assert journal.state[(KIND, "c8478ce4540d")]["energy_charge_kwh"] == 1.0
+    journal.commit([meter_record("c8478ce4540d", 3.0, "garage")])
+    journal.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"journal: {tmp_path / 'journal-00000002'}: is a directory, not a journal file; set aside as "
+        "journal-00000002.corrupt"
+    ]
+    assert (tmp_path / "journal-00000002.corrupt").is_dir()
+    assert read_state(tmp_path).state[(KIND, "c8478ce4540d")]["energy_charge_kwh"] == 3.0
+
+
+def test_run_names_a_lock_file_replaced_by_a_directory(tmp_path):
+    (tmp_path / "state" / "lock").mkdir(parents=True)
+    config = tmp_path / "batmon.toml"
+    config.write_text(f'[mqtt]\nenabled = false\n[state]\ndir = "{tmp_path / "state"}"\n'
+                      '[[device]]\naddress = "dummy"\ntype = "dummy"\n')  # fmt: skip
+    result = batmond_cli("run", "--duration", "1", "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().endswith(
+        f"{tmp_path / 'state' / 'lock'}: Is a directory (batmond's own file in [state] dir: move what is there away)"
+    ), result.stderr
+
+
+def test_an_empty_journal_is_said_so(tmp_path):
+    two_generations(tmp_path)
+    (tmp_path / "journal-00000002").write_bytes(b"")
+    result = batmond_cli("meters", "--json", "--state-dir", str(tmp_path))
+    assert energy_shown(result) == 1.0
+    assert f"note: {tmp_path / 'journal-00000002'}: empty (0 bytes, no header): nothing replayed from it" in (
+        result.stderr
+    )
+
+
+def test_meters_set_names_a_lock_file_replaced_by_a_directory(tmp_path, capsys):
+    two_generations(tmp_path)
+    (tmp_path / "lock").unlink()
+    (tmp_path / "lock").mkdir()
+    code, _, err = run_cli(capsys, "meters", "reset", "garage", "--state-dir", str(tmp_path))
+    assert (code, err) == (1, f"batmond meters: {tmp_path / 'lock'}: Is a directory\n")

@@ -41,6 +41,9 @@ KEEPALIVE = 30  # s
 KEEPALIVE_CHECK = 1.0  # s between paho's keep-alive checks (PINGREQ due; a broker that stopped answering)
 RECONNECT_DELAY = (1.0, 30.0)  # s: first wait after a failure or a lost connection, doubling up to the second
 STOP_TIMEOUT = 2.0  # s to wait for the broker to acknowledge the "offline" status at a clean stop
+# s from sending CONNECT to giving up on its CONNACK: a broker accepts TCP and never answers when it is hung, or a
+# port forward's far end is gone. paho alone would wait a keep-alive period and then drop it without a word.
+CONNACK_TIMEOUT = 10.0
 
 
 def default_client_id() -> str:
@@ -61,8 +64,7 @@ class MqttSink(Sink):
         self.expire_after = max(sampling.expire_values_after, 3 * sampling.effective_publish_period)
         self.on_command = on_command
         self.connected = False
-        self._reported_unreachable = False
-        self._refusal = ""
+        self._problem = ""  # what the log last said about connecting: said again only when it changes
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._latest: dict[str, Reading] = {}
@@ -170,14 +172,24 @@ class MqttSink(Sink):
         self._flush()  # the CONNECT
 
     async def _serve(self) -> None:
-        """Until paho closes the socket: its keep-alive (a PINGREQ when due; a broker that stopped answering)."""
+        """Until paho closes the socket: its keep-alive (a PINGREQ when due; a broker that stopped answering),
+        and a CONNACK that never comes."""
+        assert self._loop is not None
+        connack_by = self._loop.time() + CONNACK_TIMEOUT
         while not self._closed.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(KEEPALIVE_CHECK):  # not wait_for: it can swallow stop()'s cancel
                     await self._closed.wait()
-            if not self._closed.is_set():
-                self.client.loop_misc()
-                self._flush()
+            if self._closed.is_set():
+                break
+            if not self._accepted and self._loop.time() >= connack_by:
+                self._report("connack", logging.WARNING, "timed out waiting for CONNACK from %s:%d (%g s after "
+                             "connecting; is that port an MQTT listener, and the broker responsive?); retrying in the "
+                             "background", self.config.host, self.config.port, CONNACK_TIMEOUT)  # fmt: skip
+                self.client.disconnect()  # paho closes the socket once the DISCONNECT is written
+                connack_by = float("inf")  # a peer that does not even take those bytes: keep-alive ends it
+            self.client.loop_misc()
+            self._flush()
 
     async def _acknowledged(self, info: paho.MQTTMessageInfo, timeout: float) -> None:
         """Wait until the broker acknowledged a QoS 1 message (this loop reads the PUBACK), or the connection
@@ -258,23 +270,24 @@ class MqttSink(Sink):
     def _connected(self) -> None:
         log.info("connected to MQTT broker %s:%d", self.config.host, self.config.port)
         self.connected = True
-        self._reported_unreachable = False
-        self._refusal = ""
+        self._problem = ""
         self._signatures.clear()  # announce everything again
         self._republish()
 
+    def _report(self, problem: str, level: int, message: str, *args: Any) -> None:
+        """Log a connection problem once per change of problem, not once per retry."""
+        if problem != self._problem:
+            log.log(level, message, *args)
+            self._problem = problem
+
     def _refused(self, reason: str) -> None:
-        if reason != self._refusal:  # once per reason, not once per retry
-            hint = " (check username/password in [mqtt])" if "authori" in reason.lower() else ""
-            log.error("MQTT broker %s:%d refused the connection: %s%s", self.config.host, self.config.port,
-                      reason, hint)  # fmt: skip
-            self._refusal = reason
+        hint = " (check username/password in [mqtt])" if "authori" in reason.lower() else ""
+        self._report("refused: " + reason, logging.ERROR, "MQTT broker %s:%d refused the connection: %s%s",
+                     self.config.host, self.config.port, reason, hint)  # fmt: skip
 
     def _connect_failed(self, reason: str) -> None:
-        if self.connected or not self._reported_unreachable:
-            log.warning("MQTT broker %s:%d not reachable (%s); retrying in the background", self.config.host,
-                        self.config.port, reason)  # fmt: skip
-            self._reported_unreachable = True
+        self._report("unreachable", logging.WARNING, "MQTT broker %s:%d not reachable (%s); retrying in the "
+                     "background", self.config.host, self.config.port, reason)  # fmt: skip
         self.connected = False
 
     def _disconnected(self, reason: str) -> None:

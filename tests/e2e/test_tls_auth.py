@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from helpers import Broker, DaemonProcess, Watcher, wait_until, write_config
+from helpers import Broker, DaemonProcess, Watcher, free_port, wait_until, write_config
 
 from .conftest import BATTERIES, start_batteries
 
@@ -75,3 +76,20 @@ async def test_wrong_password_is_reported_and_retried(simulator, tmp_path, paths
     finally:
         daemon.stop(signal.SIGKILL)
         broker.stop()
+
+
+async def test_no_secret_reaches_a_debug_log(broker, tmp_path, paths):
+    """The audit of issue 20 as a guard: MQTT password, InfluxDB token and a PIN, with every debug line on."""
+    influx_port = free_port()  # nothing listens: the writer logs its failures, with their reasons
+    paths["config"].write_text(
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\nusername = "{USER}"\npassword = "{PASSWORD}"\n'
+        f'[influxdb]\nurl = "http://127.0.0.1:{influx_port}"\ntoken = "tok-{PASSWORD}"\norg = "o"\nbucket = "b"\n'
+        "flush_interval = 0.5\n"
+        f'[state]\ndir = "{tmp_path / "state"}"\n[[device]]\naddress = "dummy"\ntype = "dummy"\npin = "135246"\n'
+    )
+    result = subprocess.run([sys.executable, "-m", "batmond", "run", "--log-level", "debug", "--duration", "4",
+                             "--config", str(paths["config"])], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "connected to MQTT broker" in result.stderr and "not writable" in result.stderr  # both paths were taken
+    for secret in (PASSWORD, "135246"):
+        assert secret not in result.stderr + result.stdout
