@@ -79,10 +79,12 @@ def test_bad_checksum_is_dropped_and_counted():
     assert codec.feed(cap.STATUS_8S) == ["status"]
 
 
-def test_a_short_status_answer_is_counted_not_decoded():
+def test_a_short_status_answer_is_unplaced_not_decoded():
     codec = LitimeCodec()
-    assert codec.feed(litime.frame(litime.CMD_STATUS | litime.ANSWER, bytes(40))) == []
-    assert codec.stats.bad_checksum == 1
+    short = litime.frame(litime.CMD_STATUS | litime.ANSWER, bytes(40))
+    assert codec.feed(short) == []
+    assert (codec.stats.unplaced, codec.stats.bad_checksum) == (1, 0)
+    assert codec.take_unplaced() == [short]
     assert codec.sample() is None
 
 

@@ -120,10 +120,10 @@ class Daly2Codec(Codec):
                 kinds += [f"{kind}-error" for kind in refused]
             elif frame.function == modbus.WRITE_SINGLE:
                 kinds.append(WRITE_KIND)
-            else:
-                kind = READ_KINDS[len(frame.data)]
-                if self._take(kind, frame.data):
-                    kinds.append(kind)
+            elif (kind := READ_KINDS.get(len(frame.data))) is None:
+                self.unplaced(frame.raw)
+            elif self._take(kind, frame.data):
+                kinds.append(kind)
         return kinds
 
     def _take(self, kind: str, data: bytes) -> bool:

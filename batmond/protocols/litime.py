@@ -87,7 +87,7 @@ class LitimeCodec(Codec):
             if candidate[4] != CMD_STATUS | ANSWER:
                 continue  # answers to requests this daemon does not send (version, serial number)
             if len(candidate) < STATUS_LENGTH:
-                self._framer.stats.bad_checksum += 1
+                self.unplaced(candidate)
                 continue
             self._status = decode_status(candidate)
             kinds.append("status")
