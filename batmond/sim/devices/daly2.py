@@ -48,27 +48,27 @@ class SimulatedDaly2(SimulatedBms):
         temperatures = [round(t) + daly2.TEMPERATURE_OFFSET for t in b.temperatures]
         state = 1 if b.current > 0 else 2 if b.current < 0 else 0
         image = dict.fromkeys(range(STATUS_REGISTERS), 0)
-        image.update(enumerate(cells, daly2.CELLS))
-        image.update(enumerate(temperatures, daly2.TEMPERATURES))
+        image.update(enumerate(cells, daly2.D2.cells))
+        image.update(enumerate(temperatures, daly2.D2.temperatures))
         image.update({
-            daly2.VOLTAGE: round(sum(cells) / 100),
-            daly2.CURRENT: round(b.current * 10) + daly2.CURRENT_OFFSET,
-            daly2.SOC: round(b.soc * 10),
+            daly2.D2.voltage: round(sum(cells) / 100),
+            daly2.D2.current: round(b.current * 10) + daly2.CURRENT_OFFSET,
+            daly2.D2.soc: round(b.soc * 10),
             0x2B: max(cells), 0x2C: min(cells), 0x2D: max(temperatures), 0x2E: min(temperatures), 0x2F: state,
-            daly2.REMAINING: round(b.remaining_ah * 10),
-            daly2.CELL_COUNT: b.cells,
-            daly2.TEMPERATURE_COUNT: len(temperatures),
-            daly2.CYCLES: b.cycles,
-            daly2.BALANCING: int(b.balance_enabled and max(cells) - min(cells) > 5),
-            daly2.CHARGE_MOSFET: int(b.charge_enabled),
-            daly2.DISCHARGE_MOSFET: int(b.discharge_enabled),
+            daly2.D2.remaining: round(b.remaining_ah * 10),
+            daly2.D2.cell_count: b.cells,
+            daly2.D2.temperature_count: len(temperatures),
+            daly2.D2.cycles: b.cycles,
+            daly2.D2.balancing: int(b.balance_enabled and max(cells) - min(cells) > 5),
+            daly2.D2.charge_mosfet: int(b.charge_enabled),
+            daly2.D2.discharge_mosfet: int(b.discharge_enabled),
             0x37: round(sum(cells) / len(cells)), 0x38: max(cells) - min(cells),
             0x39: abs(round(sum(cells) / 1000 * b.current)),  # the firmware's power register is unsigned
-            0x40: daly2.CURRENT_OFFSET,  # balance current, 1 mA with the same offset
-            0x42: round(b.mosfet_temperature) + daly2.TEMPERATURE_OFFSET,
+            0x40: daly2.BALANCE_CURRENT_OFFSET,  # balance current, 1 mA
+            daly2.D2.mosfet_temperature: round(b.mosfet_temperature) + daly2.TEMPERATURE_OFFSET,
         })  # fmt: skip
-        settings = dict.fromkeys(range(daly2.RATED_CAPACITY, 0xA9), 0) | SETTINGS
-        settings[daly2.RATED_CAPACITY] = round(b.capacity_ah * 10)
+        settings = dict.fromkeys(range(daly2.SETTINGS_BLOCK[0], 0xA9), 0) | SETTINGS
+        settings[daly2.SETTINGS_BLOCK[0]] = round(b.capacity_ah * 10)
         settings[0x83] = b.cells
         settings[0x8F] = settings[0x90] = round(b.cells * 3.5 * 10)
         settings[0x91] = settings[0x92] = round(b.cells * 2.6 * 10)
