@@ -332,3 +332,24 @@ def _status_with(frame: bytes, registers: dict[int, int]) -> bytes:
     for register, value in registers.items():
         data[2 * register : 2 * register + 2] = value.to_bytes(2, "big")
     return modbus.read_response(daly2.SLAVE, bytes(data))
+
+
+def test_a_p81_bms_is_found_and_read_through_the_simulated_firmware():
+    sim = SimulatedDaly2("sim", "00:00:00:00:00:02", Battery(cells=16, capacity_ah=280.0, soc=60.0), "p81")
+    codec = Daly2Codec()
+    (connect,) = codec.connect_requests()
+    assert sim.answer(connect.data) == []  # a D2 read: the p81 firmware stays silent
+    assert all(sim.answer(r.data) == [] for r in codec.poll_requests())
+    codec.reset()  # the poller's timeout: the next poll asks the 0x81 way
+    for request in codec.poll_requests():
+        (answer,) = sim.answer(request.data)
+        assert answer[0] == daly2.P81_ANSWER
+        assert codec.feed(answer) == [request.expect]
+    sample = codec.sample()
+    b = sim.battery
+    assert len(sample.cell_voltages) == 16
+    assert sample.voltage == pytest.approx(b.voltage, abs=0.1)
+    assert sample.current == pytest.approx(b.current, abs=0.1)
+    assert sample.capacity == pytest.approx(280.0)
+    assert sample.mosfet_temperature == pytest.approx(b.mosfet_temperature, abs=0.5)
+    assert codec.info.sw_version.endswith("P81")

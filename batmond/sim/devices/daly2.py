@@ -2,7 +2,8 @@
 
 Holds a register image (real-time block, settings, version) and answers any read inside it, writes to the
 MOSFET switch registers with an echo, and nothing else, like the firmware. Answers go out in one
-notification: the firmware uses the negotiated MTU.
+notification: the firmware uses the negotiated MTU. Variant ``p81`` is the DL-series firmware instead: asked as
+slave 0x81, answering as 0x51, its real-time registers laid out for 48 cells, no switches.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ class SimulatedDaly2(SimulatedBms):
 
     def answer(self, request: bytes) -> list[bytes]:
         parsed = modbus.parse_request(request)
-        if parsed is None or parsed.slave != daly2.SLAVE:
+        p81 = self.variant == "p81"
+        if parsed is None or parsed.slave != (daly2.P81_SLAVE if p81 else daly2.SLAVE):
             return []
-        if parsed.function == modbus.WRITE_SINGLE:
+        if parsed.function == modbus.WRITE_SINGLE and not p81:
             for name, register in daly2.SWITCH_REGISTERS.items():
                 if parsed.address == register and parsed.value in (0, 1):
                     setattr(self.battery, f"{name}_enabled", bool(parsed.value))
@@ -36,11 +38,28 @@ class SimulatedDaly2(SimulatedBms):
             return []
         if parsed.function != modbus.READ_HOLDING or parsed.value == 0:
             return []
-        image = self.registers()
+        image = self.p81_registers() if p81 else self.registers()
         wanted = range(parsed.address, parsed.address + parsed.value)
         if any(register not in image for register in wanted):
             return []
-        return [modbus.read_response(daly2.SLAVE, b"".join(image[r].to_bytes(2, "big") for r in wanted))]
+        answering = daly2.P81_ANSWER if p81 else daly2.SLAVE
+        return [modbus.read_response(answering, b"".join(image[r].to_bytes(2, "big") for r in wanted))]
+
+    def p81_registers(self) -> dict[int, int]:
+        """The D2 image moved to the p81 addresses (esphome-daly-bms docs/protocol-register-map.md)."""
+        d2, layout = self.registers(), daly2.P81
+        image = dict.fromkeys(range(0x0000, 0x007F), 0)
+        image.update({layout.cells + i: d2[daly2.D2.cells + i] for i in range(daly2.D2.max_cells)})
+        image.update({layout.temperatures + i: d2[daly2.D2.temperatures + i] for i in range(8)})
+        for field in ("voltage", "current", "soc", "cell_count", "temperature_count", "remaining", "cycles",
+                      "balancing", "charge_mosfet", "discharge_mosfet", "mosfet_temperature"):  # fmt: skip
+            image[getattr(layout, field)] = d2[getattr(daly2.D2, field)]
+        settings = daly2.P81_SETTINGS_BLOCK
+        image.update(dict.fromkeys(range(settings[0], settings[0] + settings[1]), 0))
+        image[settings[0]] = d2[daly2.SETTINGS_BLOCK[0]]
+        version = (SOFTWARE + b"P81").ljust(28, b"\x00") + HARDWARE.ljust(120, b"\x00")
+        image.update(enumerate(modbus.words(version), daly2.P81_VERSION_BLOCK[0]))
+        return image
 
     def registers(self) -> dict[int, int]:
         b = self.battery
