@@ -7,12 +7,12 @@ GATT service; which one a BMS speaks is told by who answers (D2 is asked first; 
 each poll that times out switches to the other family, as the Daly A5 dongles' host address does):
 
 - **D2** (H/K/M/S series): slave 0xD2 both ways. The poll reads the 62 real-time registers from 0x0000 and,
-  once the BMS has shown it answers it, the 9 registers from 0x3E holding the balance current and the MOSFET
-  temperature (aiobmsble's second read; some firmware never answers it). An answer of 80 registers from 0x0000
-  (what esphome-daly-bms asks of "blue series" packs) is the same layout, longer, and decodes too. The
-  connection reads the version block (0xA9, 32 registers) and the settings (0x80, 41 registers, the rated
-  capacity). MOSFETs are switched with write-single-register to 0xA5 (charge) / 0xA6 (discharge), value 1 on
-  / 0 off; the BMS echoes the write.
+  unless the BMS has shown it has none, first the 9 registers from 0x3E holding the balance current and the
+  MOSFET temperature (aiobmsble's second read; some firmware never answers it). An answer of 80 registers from
+  0x0000 (what esphome-daly-bms asks of "blue series" packs) is the same layout, longer, and decodes too. The
+  connection reads the version block (0xA9, 32 registers), its first poll the settings (0x80, 41 registers,
+  the rated capacity). MOSFETs are switched with write-single-register to 0xA5 (charge) / 0xA6 (discharge),
+  value 1 on / 0 off; the BMS echoes the write.
 - **p81** (DL series, e.g. ESS-DL-BMS): requests go to slave 0x81, answers come from 0x51. 48 cell slots push
   the layout along: the real-time data is two reads, 64 registers from 0x0000 (a 133-byte answer) and 62 from
   0x41; settings at 0x100, version at 0x178 (74 registers). Its switch registers are not public: no switches.
@@ -60,8 +60,7 @@ P81_KINDS = {
 CURRENT_OFFSET = 30000  # 0.1 A; positive = charging
 BALANCE_CURRENT_OFFSET = 30000  # 1 mA
 TEMPERATURE_OFFSET = 40  # °C
-# A MOSFET temperature register of 0 (−40 °C) or 0xFFFF holds no sensor: aiobmsble switches the read off for
-# both, and 0xFFFF is what the unused sensor registers of esphome-daly-bms's 0x81 capture hold.
+# A MOSFET temperature register of 0 (−40 °C) or 0xFFFF holds no sensor: aiobmsble switches the read off for both.
 NO_SENSOR = (0x0000, 0xFFFF)
 
 
