@@ -378,3 +378,12 @@ def test_aiobmsble_p81_capture():
         info["hw_version"],
         info["serial"],
     )
+
+
+def test_a_p81_refusal_is_an_error_not_the_end_of_the_d2_mos_probe():
+    codec = Daly2Codec()
+    codec.poll_requests()  # D2, with the MOS probe
+    codec.reset()  # nothing answered: p81 next
+    codec.poll_requests()
+    kinds = codec.feed(modbus.exception_response(daly2.P81_ANSWER, modbus.READ_HOLDING, 0x02))
+    assert set(kinds) == {"cells-error", "status-error", "settings-error", "version-error"}

@@ -210,26 +210,25 @@ class Daly2Codec(Codec):
         for frame in self._framer.feed(data):
             p81 = frame.raw[0] == P81_ANSWER
             self._p81, self._answered = p81, True
-            read_kinds = P81_KINDS if p81 else D2_KINDS
             if frame.refused:
-                kinds += self._refused(frame.function, read_kinds)
+                kinds += self._refused(frame.function, p81)
             elif frame.function == modbus.WRITE_SINGLE:
                 kinds.append(WRITE_KIND)
-            elif (kind := read_kinds.get(len(frame.data))) is None:
+            elif (kind := (P81_KINDS if p81 else D2_KINDS).get(len(frame.data))) is None:
                 self.unplaced(frame.raw)
             elif self._take(p81, kind, frame.data):
                 kinds.append(kind)
         return kinds
 
-    def _refused(self, function: int, read_kinds: dict[int, str]) -> list[str]:
+    def _refused(self, function: int, p81: bool) -> list[str]:
         if function & 0x7F == modbus.WRITE_SINGLE:
             return [f"{WRITE_KIND}-error"]
-        if self._mos_asked and self._mos is None:
+        if not p81 and self._mos_asked and self._mos is None:
             # The MOS block is asked first in a poll: a refusal then is the BMS saying it has none.
             self._mos = False
             return ["mos"]
         # An exception answer names the function, not the request: it refuses whatever is pending.
-        return [f"{kind}-error" for kind in read_kinds.values()]
+        return [f"{kind}-error" for kind in (P81_KINDS if p81 else D2_KINDS).values()]
 
     def _take(self, p81: bool, kind: str, data: bytes) -> bool:
         if kind in ("version", "settings"):
