@@ -8,7 +8,7 @@ from typing import Any
 
 from batmond.aio import AioType, AioUnavailable
 from batmond.protocols import codec_for
-from batmond.protocols.base import Codec
+from batmond.protocols.base import Codec, unplaced_report
 
 
 class DecodeError(Exception):
@@ -35,15 +35,22 @@ def decode(type_name: str, notifications: list[bytes]) -> dict[str, Any]:
     if isinstance(codec_type, AioType):  # its decoder is inside aiobmsble's BMS class, which does its own I/O
         raise DecodeError(f"{type_name!r} is decoded by aiobmsble while reading the BMS, not offline")
     codec: Codec = codec_type()
-    kinds = [kind for data in notifications for kind in codec.feed(data)]
+    kinds, unplaced = [], []
+    for data in notifications:
+        kinds += codec.feed(data)
+        unplaced += codec.take_unplaced()
     sample = codec.sample()
     if sample is None and not kinds:
         stats = codec.stats
+        if unplaced:
+            raise DecodeError(unplaced_report(type_name, unplaced[0]))
         raise DecodeError(
             f"no complete {type_name} frame in {sum(map(len, notifications))} bytes "
             f"({stats.bad_checksum} with a bad checksum, {stats.junk_bytes} junk bytes)"
         )
     result: dict[str, Any] = {"type": type_name, "frames": kinds}
+    if unplaced:
+        result["unplaced"] = [frame.hex(" ") for frame in unplaced]
     if sample is not None:
         result.update(sample.completed().to_dict())
     if codec.info is not None:

@@ -61,6 +61,7 @@ class DeviceState:
             "frames": stats.frames,
             "bad_frames": stats.bad_checksum,
             "junk_bytes": stats.junk_bytes,
+            "unplaced_frames": stats.unplaced,
             "reconnects": self.reconnects,
         }
 

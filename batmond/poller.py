@@ -15,12 +15,15 @@ from dataclasses import dataclass
 
 from batmond.config import DeviceConfig, SamplingConfig
 from batmond.hub import Hub
-from batmond.protocols.base import Codec, Request
+from batmond.protocols.base import Codec, Request, unplaced_report
 from batmond.transports.base import Link, LinkError
 
 RESPONSE_TIMEOUT = 5.0
 MISSED_ANSWERS_BEFORE_RECONNECT = 3
 RECONNECT_BACKOFF = (1.0, 60.0)
+# Lengths of unplaced frames already logged for one BMS: a firmware that sends them every second is logged
+# once per length, and a stream of garbage of ever new lengths stops being logged after this many.
+UNPLACED_LENGTHS_LOGGED = 16
 
 
 class NoAnswer(Exception):
@@ -59,6 +62,7 @@ class Poller:
         self._link: Link | None = None
         self._link_watch: asyncio.Future[bool] | None = None  # done when the session's link has ended
         self._backoff = RECONNECT_BACKOFF[0]
+        self._unplaced_lengths: set[int] = set()  # for this BMS's whole life, across reconnects
 
     async def run(self) -> None:
         while True:
@@ -173,6 +177,7 @@ class Poller:
         if self.log.isEnabledFor(logging.DEBUG):  # the hex dump would be made before the logger is asked
             self.log.debug("< %s", data.hex(" "))
         self._answered(self._codec.feed(data))
+        self._report_unplaced(self._codec)
 
     def _on_value(self, characteristic: str, value: bytes) -> None:
         if self._codec is None:
@@ -180,6 +185,15 @@ class Poller:
         if self.log.isEnabledFor(logging.DEBUG):
             self.log.debug("< %s %s", characteristic, value.hex(" "))
         self._answered(self._codec.feed_value(characteristic, value))
+        self._report_unplaced(self._codec)
+
+    def _report_unplaced(self, codec: Codec) -> None:
+        for frame in codec.take_unplaced():
+            lengths = self._unplaced_lengths
+            if len(frame) in lengths or len(lengths) >= UNPLACED_LENGTHS_LOGGED:
+                continue
+            lengths.add(len(frame))
+            self.log.warning("%s", unplaced_report(codec.type_name, frame))
 
     def _answered(self, kinds: list[str]) -> None:
         waiter = self._waiter

@@ -9,6 +9,8 @@ import sys
 from captures import jbd as jbd_captures
 from captures import jk02
 
+from batmond.protocols import modbus
+
 
 def decode(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -50,3 +52,13 @@ def test_a_frame_that_does_not_decode_is_one_line_and_exit_1():
     assert result.stderr.strip() == "batmond: no complete jbd frame in 36 bytes (1 with a bad checksum, 35 junk bytes)"
     assert decode("--type", "jbd", "zz").stderr.strip() == "batmond: not hex: 'zz'"
     assert "unknown BMS type 'nope'" in decode("--type", "nope", "00").stderr
+
+
+def test_a_frame_batmond_cannot_place_is_reported_with_its_length_and_bytes():
+    # A well-formed daly2 answer of 5 registers: no layout batmond knows has that size.
+    odd = modbus.read_response(0xD2, bytes.fromhex("00010002000300040005"))
+    result = decode("--type", "daly2", odd.hex())
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"batmond: cannot place a 15-byte daly2 frame (unknown length or variant; please report it): {odd.hex(' ')}"
+    )

@@ -37,16 +37,30 @@ def framer(**kwargs) -> modbus.RtuFramer:
     return modbus.RtuFramer(0x01, frozenset({4}), **kwargs)
 
 
-def test_only_the_slave_functions_and_byte_counts_asked_for_are_frames():
+def test_only_the_slave_and_functions_asked_for_are_frames():
     answer = modbus.read_response(0x01, b"\x00\x01\x00\x02")
     other_slave = modbus.read_response(0x02, b"\x00\x01\x00\x02")
-    other_count = modbus.read_response(0x01, b"\x00\x01")
     echo = modbus.write_request(0x01, 0x10, 1)
     f = framer()
-    assert f.feed(other_slave + other_count + echo + answer) == [modbus.Frame(0x03, b"\x00\x01\x00\x02")]
+    assert f.feed(other_slave + echo + answer) == [modbus.Frame(0x03, b"\x00\x01\x00\x02", answer)]
     assert f.stats.bad_checksum == 0
-    assert f.stats.junk_bytes == len(other_slave + other_count + echo)
-    assert framer(writes=True).feed(echo) == [modbus.Frame(0x06, echo[2:6])]
+    assert f.stats.junk_bytes == len(other_slave + echo)
+    assert framer(writes=True).feed(echo) == [modbus.Frame(0x06, echo[2:6], echo)]
+
+
+def test_an_answer_of_a_byte_count_not_asked_for_is_a_frame_only_when_its_crc_holds():
+    # A newer firmware answering with another layout: the codec gets it to report, not junk.
+    other_count = modbus.read_response(0x01, b"\x00\x01")
+    corrupt = bytearray(modbus.read_response(0x01, b"\x00\x01\x00\x02\x00\x03"))
+    corrupt[4] ^= 0xFF
+    answer = modbus.read_response(0x01, b"\x00\x01\x00\x02")
+    f = framer()
+    assert f.feed(other_count + bytes(corrupt) + answer) == [
+        modbus.Frame(0x03, b"\x00\x01", other_count),
+        modbus.Frame(0x03, b"\x00\x01\x00\x02", answer),
+    ]
+    # The corrupted one was of a count nobody asked for: junk that looked like a start, not a bad answer.
+    assert (f.stats.bad_checksum, f.stats.junk_bytes) == (0, len(corrupt))
 
 
 def test_exception_answers():
@@ -60,11 +74,11 @@ def test_exception_answers():
 def test_byte_by_byte_and_reset():
     answer = modbus.read_response(0x01, b"\x12\x34\x56\x78")
     f = framer()
-    assert [frame for byte in answer for frame in f.feed(bytes([byte]))] == [modbus.Frame(0x03, answer[3:7])]
+    assert [frame for byte in answer for frame in f.feed(bytes([byte]))] == [modbus.Frame(0x03, answer[3:7], answer)]
     f.feed(answer[:5])
     f.reset()
     assert f.stats.junk_bytes == 5
-    assert f.feed(answer) == [modbus.Frame(0x03, answer[3:7])]
+    assert f.feed(answer) == [modbus.Frame(0x03, answer[3:7], answer)]
 
 
 def test_a_corrupted_frame_is_counted_once_and_the_next_one_found():
@@ -73,5 +87,5 @@ def test_a_corrupted_frame_is_counted_once_and_the_next_one_found():
     corrupt[4] ^= 0xFF
     f = framer()
     assert f.feed(bytes(corrupt)) == []
-    assert f.feed(answer) == [modbus.Frame(0x03, answer[3:7])]
+    assert f.feed(answer) == [modbus.Frame(0x03, answer[3:7], answer)]
     assert f.stats.bad_checksum == 1

@@ -107,10 +107,12 @@ def test_bad_checksum_is_dropped_and_counted():
     assert codec.feed(cap.REALTIME_10S) == ["realtime"]
 
 
-def test_a_valid_frame_of_unknown_size_is_counted_not_decoded():
+def test_a_valid_frame_of_unknown_size_is_unplaced_not_decoded():
     codec = SupervoltCodec()
-    assert codec.feed(supervolt.frame(supervolt.CMD_REALTIME, bytes(20))) == []
-    assert codec.stats.bad_checksum == 1
+    odd = supervolt.frame(supervolt.CMD_REALTIME, bytes(20))
+    assert codec.feed(odd) == []
+    assert (codec.stats.unplaced, codec.stats.bad_checksum) == (1, 0)
+    assert codec.take_unplaced() == [odd]
     assert codec.sample() is None
 
 

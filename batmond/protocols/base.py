@@ -71,6 +71,9 @@ class FrameStats:
     frames: int = 0
     bad_checksum: int = 0
     junk_bytes: int = 0
+    # Frames that passed their checks but whose length or variant no decoder here knows (a newer firmware):
+    # never decoded, never silently dropped either (see Codec.unplaced).
+    unplaced: int = 0
 
 
 @dataclass(slots=True)
@@ -131,6 +134,18 @@ class StreamFramer:
             del self._buffer[:count]
 
 
+# How many unplaced frames a codec holds for the poller to report between two feeds, and how many of their
+# bytes a report shows: enough to tell a firmware's layout by its header, short enough for one log line.
+UNPLACED_KEPT = 4
+UNPLACED_SHOWN = 48
+
+
+def unplaced_report(type_name: str, frame: bytes) -> str:
+    """The one line a user can paste into a bug report for a frame batmond cannot place."""
+    shown = frame[:UNPLACED_SHOWN].hex(" ") + (" …" if len(frame) > UNPLACED_SHOWN else "")
+    return f"cannot place a {len(frame)}-byte {type_name} frame (unknown length or variant; please report it): {shown}"
+
+
 class Framer(Protocol):
     stats: FrameStats
 
@@ -151,6 +166,7 @@ class Codec(ABC):
     def __init__(self, variant: str | None = None) -> None:
         self.variant = variant
         self.info: DeviceInfo | None = None
+        self._unplaced: list[bytes] = []
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         # Every protocol's sample() passes the physical limits (batmond/limits.py says why): done here so that no
@@ -188,6 +204,21 @@ class Codec(ABC):
     @property
     def stats(self) -> FrameStats:
         return self._framer.stats
+
+    def unplaced(self, frame: bytes) -> None:
+        """Count a frame that passed its checks but that no layout here fits, and keep it for the report.
+
+        A codec calls this instead of decoding a guess: the poller logs the first frame of each length once
+        (:func:`unplaced_report`), and the count reaches the diagnostics as ``unplaced_frames``.
+        """
+        self.stats.unplaced += 1
+        if len(self._unplaced) < UNPLACED_KEPT:
+            self._unplaced.append(frame)
+
+    def take_unplaced(self) -> list[bytes]:
+        """The unplaced frames kept since the last call (at most :data:`UNPLACED_KEPT`)."""
+        taken, self._unplaced = self._unplaced, []
+        return taken
 
     @abstractmethod
     def feed(self, data: bytes) -> list[str]:

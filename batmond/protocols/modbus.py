@@ -83,10 +83,14 @@ def parse_request(data: bytes) -> ParsedRequest | None:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One answer: ``data`` holds the register bytes (0x03), register + value (0x06) or the exception code."""
+    """One answer: ``data`` holds the register bytes (0x03), register + value (0x06) or the exception code.
+
+    ``raw`` is the whole frame as received (what a report of an answer the codec cannot place shows).
+    """
 
     function: int
     data: bytes
+    raw: bytes
 
     @property
     def refused(self) -> bool:
@@ -98,7 +102,9 @@ class RtuFramer:
     """Cuts a notification stream into Modbus RTU answers from one slave.
 
     Modbus has no start magic, so a frame start is a position where the slave address, a function this
-    device answers and (for reads) a byte count the codec asked for line up, and the CRC decides. Junk that
+    device answers and (for reads) a byte count line up, and the CRC decides. A read answer of a byte count the
+    codec did not ask for is a frame only if its CRC holds (a firmware that answers with another layout: the
+    codec reports it as unplaced); failing its CRC it was junk that looked like a start, not a bad frame. Junk that
     happens to look like a start can hide a real frame behind it until enough bytes arrive to check the
     false one's CRC; to deliver the real frame at once, the framer also looks past such an incomplete
     candidate for a complete frame whose CRC holds.
@@ -107,6 +113,7 @@ class RtuFramer:
     slave: int
     byte_counts: frozenset[int]  # of the read answers the codec asks for
     writes: bool = False  # whether 0x06 echoes are expected
+    also: frozenset[int] = frozenset()  # further slave addresses that answer (Daly's 0x81 firmware answers as 0x51)
     stats: FrameStats = field(default_factory=FrameStats)
     _buffer: bytearray = field(default_factory=bytearray)
 
@@ -125,7 +132,7 @@ class RtuFramer:
         """Frame length at ``start``; ``None`` while the header is incomplete, 0 when no frame starts there."""
         buffer = self._buffer
         available = len(buffer) - start
-        if buffer[start] != self.slave:
+        if buffer[start] != self.slave and buffer[start] not in self.also:
             return 0
         if available < 2:
             return None
@@ -139,8 +146,7 @@ class RtuFramer:
         if available < 3:
             return None
         if function == READ_HOLDING:
-            count = buffer[start + 2]
-            return count + 5 if count in self.byte_counts else 0
+            return buffer[start + 2] + 5
         return 5 if buffer[start + 2] in EXCEPTION_CODES else 0
 
     def _next(self) -> Frame | None:
@@ -161,10 +167,14 @@ class RtuFramer:
                 continue
             if crc16(buffer[start : start + length]) == 0:
                 self._drop(start)
-                frame = Frame(buffer[1], bytes(buffer[3 if buffer[1] == READ_HOLDING else 2 : length - 2]))
+                raw = bytes(buffer[:length])
+                frame = Frame(raw[1], raw[3 if raw[1] == READ_HOLDING else 2 : -2], raw)
                 del buffer[:length]
                 self.stats.frames += 1
                 return frame
+            if buffer[start + 1] == READ_HOLDING and buffer[start + 2] not in self.byte_counts:
+                start += 1  # an unasked byte count with a wrong CRC: junk, not a damaged answer
+                continue
             if pending is None:
                 # Only the earliest candidate is judged, so each bad frame is counted once.
                 self.stats.bad_checksum += 1

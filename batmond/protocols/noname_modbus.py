@@ -93,7 +93,10 @@ class NonameModbusCodec(Codec):
             if frame.refused:
                 kinds += [f"{kind}-error" for kind in READ_KINDS.values()]
                 continue
-            kind = READ_KINDS[len(frame.data)]
+            kind = READ_KINDS.get(len(frame.data))
+            if kind is None:
+                self.unplaced(frame.raw)
+                continue
             self._blocks[kind] = modbus.words(frame.data)
             if kind == "status" and len(self._blocks) == len(READ_KINDS):
                 self._sample = decode(self._blocks["info"], self._blocks["cells"], self._blocks["status"])

@@ -134,7 +134,7 @@ class SupervoltCodec(Codec):
                 self._capacities = decode_capacities(decoded, 7)
                 kinds.append("capacity")
             else:
-                self._framer.stats.bad_checksum += 1  # a well-formed frame of a size we cannot read
+                self.unplaced(text)  # a well-formed frame of a size or command we cannot read
         return kinds
 
     def connect_requests(self) -> list[Request]:

@@ -59,6 +59,8 @@ SCALAR_ENTITIES = (
 DIAGNOSTIC_ENTITIES = (
     Entity("bad_frames", "Bad frames", "diagnostics.bad_frames", state_class="total_increasing",
            category=DIAGNOSTIC, icon="mdi:alert-circle-outline"),
+    Entity("unplaced_frames", "Unplaced frames", "diagnostics.unplaced_frames", state_class="total_increasing",
+           category=DIAGNOSTIC, icon="mdi:help-circle-outline"),
     Entity("reconnects", "Reconnects", "diagnostics.reconnects", state_class="total_increasing",
            category=DIAGNOSTIC, icon="mdi:connection"),
     # Battery groups: which members the group's values stand on right now.

@@ -203,3 +203,139 @@ ISSUE60_STATUS_24S_2_EXPECTED = {
     **ISSUE60_STATUS_24S_1_EXPECTED,
     "cell_voltages": [3.292] * 6 + [3.294] + [3.292] * 7 + [3.294] + [3.292] * 9,
 }
+
+# ---------------------------------------------------------------------------
+# esphome-daly-bms: 80-register status answers ("blue series"), tests/components/daly_bms_ble/common.h
+#   (STATUS_FRAME_80_REG_1/2, from docs/pdus/daly_bms_blue_series_80_registers.txt, its issue #55), expected
+#   values from daly_bms_ble_test.cpp (DalyBmsBleStatus80RegTest, frame 2). Same layout as the 62 registers,
+#   continued: balance current at 0x40, MOSFET temperature at 0x42.
+# ---------------------------------------------------------------------------
+ESPHOME_STATUS_80REG_1 = bytes.fromhex(
+    "d203a00cd10cd20cd30cd30cd30cd20cd30cd30cd30cd30cd30cd30cd30cd30cd30cd300000000000000000000000000"
+    "0000000000000000000000000000000000000000350035003500350000000000000000020d751702310cd30cd1003500"
+    "350002049a00100004003c0000000100010cd20002008300000000000000000000000075300000003700000000000000"
+    "000000000000000000000000000000000000005455"
+)
+ESPHOME_STATUS_80REG_2 = bytes.fromhex(
+    "d203a00ccf0cd10cd10cd10cd10cd10cd20cd20cd20cd20cd00cd10cd20cd20cd20cd100000000000000000000000000"
+    "0000000000000000000000000000000000000000370037003700370000000000000000020d751102120cd20ccf003700"
+    "37000204590010000400390000000100010cd1000300a200000000000000000000000075300000003700000000000000"
+    "000000000000000000000000000000000000004482"
+)
+# SRC (the gtest expectations): 52.5 V, -3.1 A, SoC 53.0 %, remaining 111.3 Ah, 16 cells (C1 3.279, C2 3.281,
+#   C7 3.282, C11 3.280, C16 3.281), 4 temperatures 15.0 °C, cycles 57, balancing off, charging and discharging
+#   on, balance current 0.0 A, MOSFET temperature 15.0 °C, no alarms. The remaining cells are DERIVED.
+ESPHOME_STATUS_80REG_2_EXPECTED = {
+    "voltage": 52.5,
+    "current": -3.1,
+    "soc": 53.0,
+    "charge_ah": 111.3,
+    "cycles": 57,
+    "cell_voltages": [3.279, 3.281, 3.281, 3.281, 3.281, 3.281, 3.282, 3.282, 3.282, 3.282, 3.280, 3.281,
+                      3.282, 3.282, 3.282, 3.281],
+    "temperatures": [15.0, 15.0, 15.0, 15.0],
+    "alarm_code": 0,
+    "switches": {"charge": True, "discharge": True, "balance": False},
+    "mosfet_temperature": 15.0,
+    "balance_current": 0.0,
+}  # fmt: skip
+# Frame 1's comment in common.h says "current=+0.7A", but its register 0x29 holds 0x7517 (29975 = -2.5 A) and
+# its status register says discharging: the comment is wrong, the register map decides (-2.5 A, DERIVED).
+ESPHOME_STATUS_80REG_1_CURRENT = -2.5
+
+# ---------------------------------------------------------------------------
+# aiobmsble tests/bms/test_daly_bms.py: the answer to D2 03 003E 0009 (MOS_INFO; balance mask, balance current,
+#   MOSFET and board temperature). SRC: the MOSFET sensor reads 38.0 °C (raw 0x4E); aiobmsble turns the read off
+#   when the first answer holds 0x0000 or 0xFFFF there.
+# ---------------------------------------------------------------------------
+AIOBMSBLE_MOS = bytes.fromhex("d203120000000075300000004effffffffffffffff0b4e")
+AIOBMSBLE_MOS_EXPECTED = {"mosfet_temperature": 38.0, "balance_current": 0.0}
+AIOBMSBLE_REQUEST_MOS = bytes.fromhex("d203003e0009f7a3")
+
+# ---------------------------------------------------------------------------
+# esphome-daly-bms: the 0x81 ("p81", DL series) firmware, tests/components/daly_bms_ble/frames_p81_ess_dl_bms.h
+#   (traffic from docs/pdus/ess-dl-bms-41_260321_0323.txt, an ESS-DL-BMS), expected values from
+#   daly_bms_ble_p81_ess_dl_bms_test.cpp. Requests go to slave 0x81, answers come from 0x51. The cells answer is
+#   the 133-byte frame batmond used to drop as junk.
+# ---------------------------------------------------------------------------
+P81_CELLS = bytes.fromhex(
+    "5103800cf40cf00cf30cf20cf30cf10cf30cf30cf00cf30cf30cf40cf30cf30cf30cf500000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000003e003e003e003e0000000000000000021274d7036000b6001000040cf5001099ef"
+)
+P81_STATUS = bytes.fromhex(
+    "51037c00090005003e0004003e000100000002000000000a98000700070000000000000000000100010000000000000c"
+    "f201d700000040004600000000ffff000075301a06021402210b4b0402000000000080000074be0011035f0000000000"
+    "000080000000000000ffffffffffffffffffffffffffffffff00ffffff0002b8ac"
+)
+# "Constructed from PDU data (SW/HW strings) padded to full 153-byte frame" (the source says so).
+P81_VERSION = bytes.fromhex(
+    "51039434315f3236303332315f303332334553532d444c2d424d530000000045535334315f3033323300000000323130"
+    "4c4332313039303030303500000000000000000000202020203230323630333236000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000002695"
+)
+# SRC: 53.0 V, -8.9 A, SoC 86.4 %, 16 cells, 4 temperatures 22.0 °C, remaining 271.2 Ah, cycles 7, balancing
+#   (register 0x4D = 7), charging and discharging MOSFET on, MOSFET 24.0 °C, board 30.0 °C.
+P81_EXPECTED = {
+    "voltage": 53.0,
+    "current": -8.9,
+    "soc": 86.4,
+    "charge_ah": 271.2,
+    "cycles": 7,
+    "cell_voltages": [3.316, 3.312, 3.315, 3.314, 3.315, 3.313, 3.315, 3.315, 3.312, 3.315, 3.315, 3.316,
+                      3.315, 3.315, 3.315, 3.317],
+    "temperatures": [22.0, 22.0, 22.0, 22.0],
+    "switches": {"charge": True, "discharge": True, "balance": True},
+    "mosfet_temperature": 24.0,
+}  # fmt: skip
+P81_VERSION_EXPECTED = {"sw_version": "41_260321_0323ESS-DL-BMS", "hw_version": "ESS41_0323"}  # SRC
+# Request frames, SRC (daly_bms_ble_p81_ess_dl_bms_test.cpp, "CRCs verified against" the PDU log).
+P81_REQUEST_CELLS = bytes.fromhex("8103000000405bfa")
+P81_REQUEST_STATUS = bytes.fromhex("81030041003e8bce")
+P81_REQUEST_VERSION = bytes.fromhex("81030178004a5a18")
+P81_REQUEST_SETTINGS = bytes.fromhex("8103010000519a0a")
+
+# ---------------------------------------------------------------------------
+# aiobmsble tests/bms/test_daly_bms.py (_PROTO_DEFS[0x81]): a second p81 BMS, 4S, answering 81 03 0000 0040,
+#   81 03 0041 003E and 81 03 0178 004A. SRC (_DEV_DEFS[0x81]): hw_version "DL_HKMS_3.2.E", serial_number
+#   "221LD011111111", sw_version "12_260120_K00TH2.1_103E_30XF". The source states no values for the real-time
+#   answers: DERIVED with esphome-daly-bms's register map. Its eight temperature registers read 0xFF (215 °C: no
+#   sensor, dropped by the physical limits) although the count register says 2; the board temperature reads 0xFF
+#   too; the balance current register holds 30000 (0 A) where esphome's capture holds 0.
+# ---------------------------------------------------------------------------
+AIOBMSBLE_P81_CELLS = bytes.fromhex(
+    "5103800cd10c900ca30cd400000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00000000ff00ff00ff00ff00ff00ff00ff00ff0082752800700048000400020cd400047201"
+)
+AIOBMSBLE_P81_STATUS = bytes.fromhex(
+    "51037c0002004400ff000000ff0000000000000000000000c9000000007530000000000000000100010000000000000c"
+    "ba00090000004500ff000000000000000075301a06050922104aec000000000000000000007530003000700000000000"
+    "00000200008000000075300b7dfffefffe00007ff6ffffffffffffffff0002307a"
+)
+AIOBMSBLE_P81_VERSION = bytes.fromhex(
+    "51039431325f3236303132305f4b30305448322e315f313033455f33305846444c5f484b4d535f332e322e4500323231"
+    "4c4430313131313131313100000000000000000000000000003230323630353330000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00000000000000b1cb"
+)
+AIOBMSBLE_P81_VERSION_EXPECTED = {
+    "sw_version": "12_260120_K00TH2.1_103E_30XF",
+    "hw_version": "DL_HKMS_3.2.E",
+    "serial": "221LD011111111",
+}
+AIOBMSBLE_P81_EXPECTED = {
+    "voltage": 13.0,
+    "current": -0.8,
+    "soc": 11.2,
+    "charge_ah": 20.1,
+    "cycles": 0,
+    "cell_voltages": [3.281, 3.216, 3.235, 3.284],
+    "temperatures": [],
+    "mosfet_temperature": 29.0,
+    "balance_current": 0.0,
+    "switches": {"charge": True, "discharge": True, "balance": False},
+}
+# esphome-daly-bms's p81 version frame: its serial field, DERIVED from the same fixed fields.
+P81_SERIAL = "210LC210900005"
