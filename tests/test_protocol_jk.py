@@ -122,6 +122,19 @@ def test_24s_probe_mask_follows_the_protocol_document():
     assert list(sample.temperatures) == pytest.approx([18.1, 18.6])
 
 
+def test_probes_holding_the_absent_value_are_not_published():
+    # batmon-ha issue #377 (SW 19.04): T3/T4 read -200.0 °C, the mask notwithstanding; T5 (byte 254) is fitted.
+    expected = jk32.JK02_32S_SW1904_CELL_INFO_EXPECTED
+    codec, sample = decode(jk32.JK02_32S_SW1904_DEVICE_INFO, jk32.JK02_32S_SW1904_CELL_INFO)
+    assert codec.info.model == jk32.JK02_32S_SW1904_DEVICE_INFO_EXPECTED["model"]
+    assert sample.voltage == pytest.approx(expected["voltage"])
+    assert [round(v * 1000) for v in sample.cell_voltages] == expected["cell_voltages_mv"]
+    assert (sample.soc, sample.soh, sample.cycles) == (expected["soc"], expected["soh"], expected["cycles"])
+    assert sample.charge == pytest.approx(expected["charge_ah"])
+    assert list(sample.temperatures) == pytest.approx([27.7, 27.5, 29.6])
+    assert sample.mosfet_temperature == pytest.approx(29.6)
+
+
 def test_probes_below_zero_keep_their_sign():
     # esphome-jk-bms's NEG_TEMPS capture: T1 -3.1 °C, T2 -2.9 °C (i16 words 0xFFE1 / 0xFFE3).
     _codec, sample = decode(jk24.JK02_24S_V10_DEVICE_INFO, jk24.JK02_24S_V10_CELL_INFO_NEG_TEMPS)

@@ -334,3 +334,59 @@ JBD_BASIC_INFO_MOSFET_SOFTWARE_LOCK_EXPECTED = {
     "ntc_count": 3,
     "temperatures": [24.5, 24.2, 23.7],
 }
+
+# ---------------------------------------------------------------------------
+# Frames quoted by batmon-ha's fixtures
+# ---------------------------------------------------------------------------
+# Source: github.com/fl4p/batmon-ha bmslib/test/data/jbd_fixtures.py SYSSI_3CELL, quoting the annotated example in
+#   syssi/esphome-jbd-bms components/jbd_bms/jbd_bms.cpp (per-byte values in its comments).
+JBD_ESPHOME_ANNOTATED_BASIC_INFO = bytes.fromhex(
+    "dd03001d0617000001f301f400002c7c00000000000080640304030b8d0b8c0b88fa8577"
+)
+# SRC (the annotations): voltage 15.59, current 0.00, charge_ah 4.99, capacity_ah 5.00, cycles 0, balance 0,
+#   protection 0, version 0x80, soc 100, MOSFETs charge + discharge on, 4 cells, 3 NTCs, 22.6 / 22.5 / 22.1 °C.
+#   (batmon-ha's own expected soc 99.8 is re-derived from charge / capacity, not the frame's byte.)
+JBD_ESPHOME_ANNOTATED_BASIC_INFO_EXPECTED = {
+    "register": 0x03,
+    "voltage": 15.59,
+    "current": 0.0,
+    "charge_ah": 4.99,
+    "capacity_ah": 5.0,
+    "cycles": 0,
+    "production_date": (2022, 3, 28),
+    "balance_mask": 0,
+    "protection_mask": 0,
+    "sw_version_raw": 0x80,
+    "soc": 100,
+    "charge_mosfet": True,
+    "discharge_mosfet": True,
+    "cell_count": 4,
+    "ntc_count": 3,
+    "temperatures": [22.6, 22.5, 22.1],
+}
+
+# Source: same file, DUMMY_7CELL ("captured by batmon-ha author from a 7s pack", bmslib/models/dummy.py JBDDummy).
+JBD_BATMON_7S_BASIC_INFO = bytes.fromhex("dd03001b0a50fda4b717dac000002cf300000000000016540308020b7d0b77f8e277")
+# SRC: voltage 26.40, charge_ah 468.71, capacity_ah 560.00, cycles 0, temperatures 21.0 / 20.4, charge and
+#   discharge on. batmon-ha states current +6.04 A: its JBD driver negates the current word (bmslib/models/jbd.py:
+#   "current=-int.from_bytes(...)"). The word is 0xFDA4 = -604 x 10 mA; by the JBD protocol document and
+#   esphome-jbd-bms a negative current is discharging, so batmond reports -6.04 A (a listed disagreement).
+#   DERIVED: current, soc 84, production_date, sw_version_raw 0x16, cell_count 8, ntc_count 2.
+JBD_BATMON_7S_BASIC_INFO_EXPECTED = {
+    "register": 0x03,
+    "voltage": 26.4,
+    "current": -6.04,
+    "charge_ah": 468.71,
+    "capacity_ah": 560.0,
+    "cycles": 0,
+    "production_date": (2022, 7, 19),
+    "balance_mask": 0,
+    "protection_mask": 0,
+    "sw_version_raw": 0x16,
+    "soc": 84,
+    "charge_mosfet": True,
+    "discharge_mosfet": True,
+    "cell_count": 8,
+    "ntc_count": 2,
+    "temperatures": [21.0, 20.4],
+}

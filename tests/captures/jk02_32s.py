@@ -596,6 +596,68 @@ JK02_32S_SW1538_DEVICE_INFO_EXPECTED = {
 }
 
 # ---------------------------------------------------------------------------
+# JK_B2A8S30P, HW 19H, SW 19.04 (8S), batmon-ha issue #377
+# ---------------------------------------------------------------------------
+# Source: github.com/fl4p/batmon-ha bmslib/test/data/jk_issue377.py, FRAME_03_DEVINFO ("Real JK BLE notify bytes
+#   captured in issue #377 (JK_B2A8S30P, sw 19.04)"). SRC: model, sw_version. DERIVED: hw_version, serial.
+JK02_32S_SW1904_DEVICE_INFO = bytes.fromhex(
+    "55aaeb9003004a4b5f4232413853333050000000000031394800000000003139"
+    "2e3034000000c538ef0106000000353034313835373441323032353334003132"
+    "3334000000000000000000000000323530363239000035303431383537344132"
+    "3032353334004a4b2d424d530000000000000000000036313734373700000000"
+    "0000000000004a4b2d424d5300000000000000000000ffffffff1fa90f020000"
+    "0000901f00000000c0d8e7333c00000000000000000000000100ff6700000000"
+    "00000000000000000000ff0f000000000000000000000000000001ff67000000"
+    "0000000000000000000009080001640000005f0000003c000000320000000000"
+    "000000000000100e00000532011e0a00000000000000000000000000000000fe"
+    "9f29860b000000000000001b"
+)
+JK02_32S_SW1904_DEVICE_INFO_EXPECTED = {
+    "frame_type": 0x03,
+    "model": "JK_B2A8S30P",
+    "hw_version": "19H",
+    "sw_version": "19.04",
+    "serial_number": "50418574A202534",
+}
+
+# Source: same file, FRAME_02_STATUS. Its T3/T4 words (bytes 258/256) hold the absent value -200.0 °C while the
+#   mask (byte 214) is 0xFF: a board with T1, T2, T5 and the MOSFET probe fitted.
+# SRC (test_jk_framing.py): "8s LFP pack, ~26.9 V in the log", current within ±1 A, SoC within 0..100.
+# DERIVED: the rest.
+JK02_32S_SW1904_CELL_INFO = bytes.fromhex(
+    "55aaeb900295270d260d260d260d2d0d2a0d2c0d270d00000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000ff000000280d07000401480044003a0041003e0039003e003d00"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000002801000000003f69000000000000bd01"
+    "0000150113010000000000000063592d0400273804000b0000008e6831006300"
+    "0000307fef0101010000000000000000000000000000ff00010000003b240400"
+    "0000f99e3e4000000000860a0000000001010a0100003fc00200000000002801"
+    "30f830f84b246c460000b30300008051010000000001000000000000000000fe"
+    "ff7fdc0f0100800b01000061"
+)
+JK02_32S_SW1904_CELL_INFO_EXPECTED = {
+    "frame_type": 0x02,
+    "voltage": 26.943,
+    "current": 0.445,
+    "soc": 99,
+    "soh": 99,
+    "cell_count": 8,
+    "enabled_cell_mask": 0x000000FF,
+    "cell_voltages_mv": [3367, 3366, 3366, 3366, 3373, 3370, 3372, 3367],
+    "temperatures": [27.7, 27.5],
+    "mosfet_temperature": 29.6,
+    "charge_ah": 273.753,
+    "capacity_ah": 276.519,
+    "cycles": 11,
+    "balance_current": 0.0,
+    "charge_mosfet": True,
+    "discharge_mosfet": True,
+    "error_mask": 0,
+    "temps_254_256_258": (29.6, -200.0, -200.0),
+}
+
+# ---------------------------------------------------------------------------
 # Edited by the source (aiobmsble's own test vectors, built from the captures above)
 # ---------------------------------------------------------------------------
 
