@@ -53,7 +53,7 @@ def test_charging_current_is_positive_and_discharging_negative():
     codec = Daly2Codec()
     codec.feed(cap.AIOBMSBLE_STATUS_4S)
     assert codec.sample().current == pytest.approx(3.0)  # aiobmsble: battery_charging True
-    codec.feed(_status_with(cap.AIOBMSBLE_STATUS_4S, {daly2.CURRENT: 30000 - 31}))
+    codec.feed(_status_with(cap.AIOBMSBLE_STATUS_4S, {daly2.D2.current: 30000 - 31}))
     assert codec.sample().current == pytest.approx(-3.1)
 
 
@@ -98,9 +98,13 @@ def test_alarm_bits(frame, code):
 
 def test_requests_match_captured_requests():
     codec = Daly2Codec()
-    assert [r.data for r in codec.connect_requests()] == [cap.ESPHOME_REQUEST_VERSION, cap.ESPHOME_REQUEST_SETTINGS]
-    assert [r.expect for r in codec.connect_requests()] == ["version", "settings"]
-    assert [r.data for r in codec.poll_requests()] == [cap.ESPHOME_REQUEST_STATUS]
+    assert [(r.data, r.expect) for r in codec.connect_requests()] == [(cap.ESPHOME_REQUEST_VERSION, "version")]
+    # The first poll also asks the MOS block (until the BMS shows it has none) and, once, the settings.
+    assert [(r.data, r.expect) for r in codec.poll_requests()] == [
+        (cap.AIOBMSBLE_REQUEST_MOS, "mos"),
+        (cap.ESPHOME_REQUEST_STATUS, "status"),
+        (cap.ESPHOME_REQUEST_SETTINGS, "settings"),
+    ]
     assert cap.AIOBMSBLE_REQUEST_STATUS == cap.ESPHOME_REQUEST_STATUS
     assert cap.AIOBMSBLE_REQUEST_VERSION == cap.ESPHOME_REQUEST_VERSION
 
@@ -127,7 +131,7 @@ def test_refusals_are_reported_as_errors():
     codec = Daly2Codec()
     assert codec.feed(modbus.exception_response(daly2.SLAVE, modbus.WRITE_SINGLE, 0x02)) == ["write-error"]
     kinds = codec.feed(modbus.exception_response(daly2.SLAVE, modbus.READ_HOLDING, 0x02))
-    assert {"status-error", "settings-error", "version-error"} == set(kinds)
+    assert {"status-error", "mos-error", "settings-error", "version-error"} == set(kinds)
     assert codec.sample() is None
 
 
@@ -173,8 +177,8 @@ def test_bad_crc_is_dropped_and_counted():
 
 def test_impossible_counts_are_dropped_not_decoded():
     codec = Daly2Codec()
-    assert codec.feed(_status_with(cap.ESPHOME_STATUS_8S_NO_ALARMS, {daly2.CELL_COUNT: 33})) == []
-    assert codec.feed(_status_with(cap.ESPHOME_STATUS_8S_NO_ALARMS, {daly2.TEMPERATURE_COUNT: 9})) == []
+    assert codec.feed(_status_with(cap.ESPHOME_STATUS_8S_NO_ALARMS, {daly2.D2.cell_count: 33})) == []
+    assert codec.feed(_status_with(cap.ESPHOME_STATUS_8S_NO_ALARMS, {daly2.D2.temperature_count: 9})) == []
     assert codec.stats.bad_checksum == 2
     assert codec.sample() is None
 
@@ -196,6 +200,7 @@ def test_simulator_answers_the_codec_and_switches():
     sample = codec.sample()
     assert len(sample.cell_voltages) == 16
     assert sample.capacity == pytest.approx(280.0)
+    assert sample.mosfet_temperature == pytest.approx(sim.battery.mosfet_temperature, abs=0.5)
     assert sample.voltage == pytest.approx(sim.battery.voltage, abs=0.1)
     assert codec.info.sw_version and codec.info.hw_version
     write, reread = codec.switch_requests("discharge", False)
@@ -208,8 +213,143 @@ def test_simulator_answers_the_codec_and_switches():
     assert sim.answer(modbus.write_request(daly2.SLAVE, 0x00A5, 7)) == []
 
 
+def test_80_register_status_decodes_the_mosfet_temperature_and_balance_current():
+    expected = cap.ESPHOME_STATUS_80REG_2_EXPECTED
+    codec = Daly2Codec()
+    assert codec.feed(cap.ESPHOME_STATUS_80REG_2) == ["status"]
+    sample = codec.sample()
+    assert sample.voltage == pytest.approx(expected["voltage"])
+    assert sample.current == pytest.approx(expected["current"])
+    assert sample.soc == pytest.approx(expected["soc"])
+    assert sample.charge == pytest.approx(expected["charge_ah"])
+    assert sample.cycles == expected["cycles"]
+    assert list(sample.cell_voltages) == pytest.approx(expected["cell_voltages"])
+    assert list(sample.temperatures) == pytest.approx(expected["temperatures"])
+    assert sample.switches == expected["switches"]
+    assert sample.alarm_code == expected["alarm_code"]
+    assert sample.mosfet_temperature == pytest.approx(expected["mosfet_temperature"])
+    assert sample.balance_current == pytest.approx(expected["balance_current"])
+    codec.feed(cap.ESPHOME_STATUS_80REG_1)
+    assert codec.sample().current == pytest.approx(cap.ESPHOME_STATUS_80REG_1_CURRENT)
+
+
+def test_the_mos_block_adds_the_mosfet_temperature_to_the_62_register_status():
+    codec = Daly2Codec()
+    codec.poll_requests()
+    assert codec.feed(cap.AIOBMSBLE_MOS) == ["mos"]
+    assert codec.feed(cap.AIOBMSBLE_STATUS_4S) == ["status"]
+    sample = codec.sample()
+    assert sample.mosfet_temperature == pytest.approx(cap.AIOBMSBLE_MOS_EXPECTED["mosfet_temperature"])
+    assert sample.balance_current == pytest.approx(cap.AIOBMSBLE_MOS_EXPECTED["balance_current"])
+    assert sample.temperatures == (20.0, 21.0, 22.0, 23.0)  # the MOSFET sensor is not one of the cell probes
+    assert "mos" in [r.expect for r in codec.poll_requests()]
+
+
+@pytest.mark.parametrize("raw", [0x0000, 0xFFFF])
+def test_a_mos_block_without_a_sensor_is_not_asked_again(raw):
+    data = bytearray(cap.AIOBMSBLE_MOS[3:-2])
+    data[8:10] = raw.to_bytes(2, "big")  # register 0x42
+    codec = Daly2Codec()
+    codec.poll_requests()
+    assert codec.feed(modbus.read_response(daly2.SLAVE, bytes(data))) == ["mos"]
+    codec.feed(cap.AIOBMSBLE_STATUS_4S)
+    assert codec.sample().mosfet_temperature is None
+    assert "mos" not in [r.expect for r in codec.poll_requests()]
+
+
+def test_firmware_that_ignores_or_refuses_the_mos_block_is_polled_without_it():
+    silent = Daly2Codec()
+    silent.feed(cap.AIOBMSBLE_VERSION)
+    silent.poll_requests()
+    silent.reset()  # the poll timed out waiting for the MOS answer
+    assert [r.expect for r in silent.poll_requests()] == ["status", "settings"]
+    refusing = Daly2Codec()
+    refusing.poll_requests()
+    # A refusal of the MOS read answers it (no error that would end the connection) and turns it off.
+    assert refusing.feed(modbus.exception_response(daly2.SLAVE, modbus.READ_HOLDING, 0x02)) == ["mos"]
+    assert "mos" not in [r.expect for r in refusing.poll_requests()]
+
+
+def test_settings_are_read_once_and_given_up_on_when_unanswered():
+    codec = Daly2Codec()
+    codec.feed(cap.AIOBMSBLE_VERSION)
+    assert "settings" in [r.expect for r in codec.poll_requests()]
+    codec.feed(cap.AIOBMSBLE_MOS + cap.AIOBMSBLE_STATUS_4S)
+    codec.reset()  # the status came, the settings did not: not asked again on this connection
+    assert [r.expect for r in codec.poll_requests()] == ["mos", "status"]
+
+
+def test_p81_firmware_decodes_from_its_two_real_time_reads():
+    codec = Daly2Codec()
+    assert codec.feed(cap.P81_CELLS) == ["cells"]  # the 133-byte answer
+    assert codec.sample() is None  # half of the real-time data
+    assert codec.feed(cap.P81_STATUS) == ["status"]
+    sample = codec.sample()
+    expected = cap.P81_EXPECTED
+    assert sample.voltage == pytest.approx(expected["voltage"])
+    assert sample.current == pytest.approx(expected["current"])
+    assert sample.soc == pytest.approx(expected["soc"])
+    assert sample.charge == pytest.approx(expected["charge_ah"])
+    assert sample.cycles == expected["cycles"]
+    assert list(sample.cell_voltages) == pytest.approx(expected["cell_voltages"])
+    assert list(sample.temperatures) == pytest.approx(expected["temperatures"])
+    assert sample.switches == expected["switches"]
+    assert sample.mosfet_temperature == pytest.approx(expected["mosfet_temperature"])
+    # Not decoded (README says why): the alarm registers' encoding, the balance current.
+    assert (sample.alarm_code, sample.balance_current) == (None, None)
+    assert codec.feed(cap.P81_VERSION) == ["version"]
+    assert (codec.info.sw_version, codec.info.hw_version) == (
+        cap.P81_VERSION_EXPECTED["sw_version"],
+        cap.P81_VERSION_EXPECTED["hw_version"],
+    )
+    # A status answer without the cells answer before it is not paired with stale cells.
+    assert codec.feed(cap.P81_STATUS) == []
+
+
+def test_the_firmware_family_is_found_by_who_answers():
+    codec = Daly2Codec()
+    assert codec.connect_requests()[0].data == cap.ESPHOME_REQUEST_VERSION  # D2 is asked first
+    codec.poll_requests()
+    codec.reset()  # nothing answered: the next poll speaks 0x81
+    assert [r.data for r in codec.poll_requests()] == [
+        cap.P81_REQUEST_CELLS,
+        cap.P81_REQUEST_STATUS,
+        cap.P81_REQUEST_SETTINGS,
+        cap.P81_REQUEST_VERSION,
+    ]
+    codec.feed(cap.P81_CELLS)
+    codec.reset()  # a p81 BMS that answered once is not switched away from by a lost answer
+    assert codec.poll_requests()[0].data == cap.P81_REQUEST_CELLS
+    with pytest.raises(UnsupportedSwitch):
+        codec.switch_requests("charge", False)
+    # An answer from the D2 slave settles it the other way.
+    codec.feed(cap.AIOBMSBLE_STATUS_4S)
+    assert codec.poll_requests()[1].data == cap.ESPHOME_REQUEST_STATUS
+
+
 def _status_with(frame: bytes, registers: dict[int, int]) -> bytes:
     data = bytearray(frame[3:-2])
     for register, value in registers.items():
         data[2 * register : 2 * register + 2] = value.to_bytes(2, "big")
     return modbus.read_response(daly2.SLAVE, bytes(data))
+
+
+def test_a_p81_bms_is_found_and_read_through_the_simulated_firmware():
+    sim = SimulatedDaly2("sim", "00:00:00:00:00:02", Battery(cells=16, capacity_ah=280.0, soc=60.0), "p81")
+    codec = Daly2Codec()
+    (connect,) = codec.connect_requests()
+    assert sim.answer(connect.data) == []  # a D2 read: the p81 firmware stays silent
+    assert all(sim.answer(r.data) == [] for r in codec.poll_requests())
+    codec.reset()  # the poller's timeout: the next poll asks the 0x81 way
+    for request in codec.poll_requests():
+        (answer,) = sim.answer(request.data)
+        assert answer[0] == daly2.P81_ANSWER
+        assert codec.feed(answer) == [request.expect]
+    sample = codec.sample()
+    b = sim.battery
+    assert len(sample.cell_voltages) == 16
+    assert sample.voltage == pytest.approx(b.voltage, abs=0.1)
+    assert sample.current == pytest.approx(b.current, abs=0.1)
+    assert sample.capacity == pytest.approx(280.0)
+    assert sample.mosfet_temperature == pytest.approx(b.mosfet_temperature, abs=0.5)
+    assert codec.info.sw_version.endswith("P81")

@@ -97,3 +97,34 @@ def test_other_answers_are_ignored():
 def test_nothing_can_be_switched():
     with pytest.raises(UnsupportedSwitch):
         LitimeCodec().switch_requests("charge", False)
+
+
+def test_extra_temperature_sensors_are_reported_once_seen_like_aiobmsble_counts_them():
+    # aiobmsble test_temp_sensor_detection: the five values from byte 52 set in turn (52 cell, 54 MOSFET here).
+    codec = LitimeCodec()
+    seen = []
+    for values in ((0, 0, 0, 0, 0), (19, 0, 0, 0, 0), (0, 23, 0, 0, 0), (23, 0, 0, 0, 0), (0, 0, 0, 0, 21),
+                   (0, 0, 0, 0, 0)):  # fmt: skip
+        frame = bytearray(cap.STATUS_8S)
+        frame[52:62] = b"".join(v.to_bytes(2, "little", signed=True) for v in values)
+        frame[-1] = litime.checksum(frame[:-1])
+        assert codec.feed(bytes(frame)) == ["status"]
+        sample = codec.sample()
+        seen.append((sample.temperatures, sample.mosfet_temperature))
+    assert seen == [
+        ((0.0,), 0.0),
+        ((19.0,), 0.0),
+        ((0.0,), 23.0),
+        ((23.0,), 0.0),
+        ((0.0, 0.0, 0.0, 21.0), 0.0),  # the fifth value: all five are fitted
+        ((0.0, 0.0, 0.0, 0.0), 0.0),  # and stay reported at 0 °C
+    ]
+
+
+def test_temperatures_below_zero_keep_their_sign():
+    codec = LitimeCodec()
+    codec.feed(cap.STATUS_4S_COLD)
+    sample = codec.sample()
+    assert (sample.temperatures, sample.mosfet_temperature) == ((-1.0,), -1.0)
+    codec.feed(cap.STATUS_8S)
+    assert codec.sample().temperatures[-1] == -2.0

@@ -18,6 +18,10 @@ MARKER = b"\x55\xaa"
 CMD_STATUS = 0x13
 ANSWER = 0x80
 CELL_SLOTS = 16
+# Temperatures, i16 little-endian °C (signed: the public captures hold -1 and -2): the cell sensor at 52, the MOSFET
+# at 54 (batmon-ha, calledit, pq_bms_bluetooth), and up to three more sensors at 56, 58, 60 (aiobmsble reads all
+# five as sensors, and its frame holds -2 at 56).
+CELL_TEMPERATURE, MOSFET_TEMPERATURE, EXTRA_TEMPERATURES = 52, 54, (56, 58, 60)
 STATUS_LENGTH = 105  # the shortest answer holding every field read here
 # Advertised names: LiTime, Redodo, Power Queen (aiobmsble's matcher list).
 NAME_PREFIXES = ("L-12", "L-24", "L-51", "LT-51", "P-12", "P-24", "PQ-12", "PQ-24", "R-12", "R-24", "RO-12", "RO-24")
@@ -47,15 +51,22 @@ def _valid(candidate: bytes) -> bool:
     return checksum(candidate[:-1]) == candidate[-1]
 
 
-def decode_status(data: bytes) -> Sample:
+def fitted_extras(data: bytes) -> int:
+    """How many of the extra sensors the frame shows: up to the last one that is not 0 (an unfitted one reads 0)."""
+    readings = [i16le(data, at) for at in EXTRA_TEMPERATURES]
+    return max((i + 1 for i, value in enumerate(readings) if value), default=0)
+
+
+def decode_status(data: bytes, extras: int = 0) -> Sample:
+    """``extras``: how many of the extra temperature sensors to report (a sensor at exactly 0 °C reads like none)."""
     voltage = u32le(data, 12) / 1000  # the sum of the cells; bytes 8..11 hold a second, lower reading
     current = i32le(data, 48) / 1000
     return Sample(
         voltage=voltage,
         current=current,
         cell_voltages=tuple(mv / 1000 for i in range(CELL_SLOTS) if (mv := u16le(data, 16 + 2 * i))),
-        temperatures=(float(i16le(data, 52)),),
-        mosfet_temperature=float(i16le(data, 54)),
+        temperatures=tuple(float(i16le(data, at)) for at in (CELL_TEMPERATURE, *EXTRA_TEMPERATURES[:extras])),
+        mosfet_temperature=float(i16le(data, MOSFET_TEMPERATURE)),
         charge=u16le(data, 62) / 100,
         capacity=u16le(data, 64) / 100,
         alarm_code=int.from_bytes(data[76:84], "little"),
@@ -79,6 +90,9 @@ class LitimeCodec(Codec):
         super().__init__(variant)
         self._framer = StreamFramer(HEADER, _frame_length, _valid)
         self._status: Sample | None = None
+        # Extra sensors once seen stay reported for the connection, so one reading exactly 0 °C does not drop it
+        # (as aiobmsble counts them).
+        self._extras = 0
         self.info = DeviceInfo(manufacturer="LiTime")
 
     def feed(self, data: bytes) -> list[str]:
@@ -89,7 +103,8 @@ class LitimeCodec(Codec):
             if len(candidate) < STATUS_LENGTH:
                 self.unplaced(candidate)
                 continue
-            self._status = decode_status(candidate)
+            self._extras = max(self._extras, fitted_extras(candidate))
+            self._status = decode_status(candidate, self._extras)
             kinds.append("status")
         return kinds
 

@@ -113,6 +113,7 @@ class RtuFramer:
     slave: int
     byte_counts: frozenset[int]  # of the read answers the codec asks for
     writes: bool = False  # whether 0x06 echoes are expected
+    also: frozenset[int] = frozenset()  # further slave addresses that answer (Daly's 0x81 firmware answers as 0x51)
     stats: FrameStats = field(default_factory=FrameStats)
     _buffer: bytearray = field(default_factory=bytearray)
 
@@ -131,7 +132,7 @@ class RtuFramer:
         """Frame length at ``start``; ``None`` while the header is incomplete, 0 when no frame starts there."""
         buffer = self._buffer
         available = len(buffer) - start
-        if buffer[start] != self.slave:
+        if buffer[start] != self.slave and buffer[start] not in self.also:
             return 0
         if available < 2:
             return None

@@ -35,6 +35,7 @@ class SimSpec:
     cells: int = 16
     capacity_ah: float = 280.0
     soc: float = 60.0
+    variant: str | None = None  # a firmware variant of the type (``p81`` for daly2)
 
 
 def address_for(name: str) -> str:
@@ -90,7 +91,7 @@ class Simulator:
         log.info("simulator: %d BMS on %s", len(self.devices), self.host_transport)
 
     async def add(self, spec: SimSpec) -> SimulatedBms:
-        variant = {"jk_24s": "24s", "jk_32s": "32s"}.get(spec.type)
+        variant = spec.variant or {"jk_24s": "24s", "jk_32s": "32s"}.get(spec.type)
         battery = Battery(cells=spec.cells, capacity_ah=spec.capacity_ah, soc=spec.soc,
                           seed=zlib.crc32(spec.address.encode()))  # fmt: skip
         bms = simulator_types()[spec.type](spec.name, spec.address, battery, variant)

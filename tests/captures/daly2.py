@@ -203,3 +203,95 @@ ISSUE60_STATUS_24S_2_EXPECTED = {
     **ISSUE60_STATUS_24S_1_EXPECTED,
     "cell_voltages": [3.292] * 6 + [3.294] + [3.292] * 7 + [3.294] + [3.292] * 9,
 }
+
+# ---------------------------------------------------------------------------
+# esphome-daly-bms: 80-register status answers ("blue series"), tests/components/daly_bms_ble/common.h
+#   (STATUS_FRAME_80_REG_1/2, from docs/pdus/daly_bms_blue_series_80_registers.txt, its issue #55), expected
+#   values from daly_bms_ble_test.cpp (DalyBmsBleStatus80RegTest, frame 2). Same layout as the 62 registers,
+#   continued: balance current at 0x40, MOSFET temperature at 0x42.
+# ---------------------------------------------------------------------------
+ESPHOME_STATUS_80REG_1 = bytes.fromhex(
+    "d203a00cd10cd20cd30cd30cd30cd20cd30cd30cd30cd30cd30cd30cd30cd30cd30cd300000000000000000000000000"
+    "0000000000000000000000000000000000000000350035003500350000000000000000020d751702310cd30cd1003500"
+    "350002049a00100004003c0000000100010cd20002008300000000000000000000000075300000003700000000000000"
+    "000000000000000000000000000000000000005455"
+)
+ESPHOME_STATUS_80REG_2 = bytes.fromhex(
+    "d203a00ccf0cd10cd10cd10cd10cd10cd20cd20cd20cd20cd00cd10cd20cd20cd20cd100000000000000000000000000"
+    "0000000000000000000000000000000000000000370037003700370000000000000000020d751102120cd20ccf003700"
+    "37000204590010000400390000000100010cd1000300a200000000000000000000000075300000003700000000000000"
+    "000000000000000000000000000000000000004482"
+)
+# SRC (the gtest expectations): 52.5 V, -3.1 A, SoC 53.0 %, remaining 111.3 Ah, 16 cells (C1 3.279, C2 3.281,
+#   C7 3.282, C11 3.280, C16 3.281), 4 temperatures 15.0 °C, cycles 57, balancing off, charging and discharging
+#   on, balance current 0.0 A, MOSFET temperature 15.0 °C, no alarms. The remaining cells are DERIVED.
+ESPHOME_STATUS_80REG_2_EXPECTED = {
+    "voltage": 52.5,
+    "current": -3.1,
+    "soc": 53.0,
+    "charge_ah": 111.3,
+    "cycles": 57,
+    "cell_voltages": [3.279, 3.281, 3.281, 3.281, 3.281, 3.281, 3.282, 3.282, 3.282, 3.282, 3.280, 3.281,
+                      3.282, 3.282, 3.282, 3.281],
+    "temperatures": [15.0, 15.0, 15.0, 15.0],
+    "alarm_code": 0,
+    "switches": {"charge": True, "discharge": True, "balance": False},
+    "mosfet_temperature": 15.0,
+    "balance_current": 0.0,
+}  # fmt: skip
+# Frame 1's comment in common.h says "current=+0.7A", but its register 0x29 holds 0x7517 (29975 = -2.5 A) and
+# its status register says discharging: the comment is wrong, the register map decides (-2.5 A, DERIVED).
+ESPHOME_STATUS_80REG_1_CURRENT = -2.5
+
+# ---------------------------------------------------------------------------
+# aiobmsble tests/bms/test_daly_bms.py: the answer to D2 03 003E 0009 (MOS_INFO; balance mask, balance current,
+#   MOSFET and board temperature). SRC: the MOSFET sensor reads 38.0 °C (raw 0x4E); aiobmsble turns the read off
+#   when the first answer holds 0x0000 or 0xFFFF there.
+# ---------------------------------------------------------------------------
+AIOBMSBLE_MOS = bytes.fromhex("d203120000000075300000004effffffffffffffff0b4e")
+AIOBMSBLE_MOS_EXPECTED = {"mosfet_temperature": 38.0, "balance_current": 0.0}
+AIOBMSBLE_REQUEST_MOS = bytes.fromhex("d203003e0009f7a3")
+
+# ---------------------------------------------------------------------------
+# esphome-daly-bms: the 0x81 ("p81", DL series) firmware, tests/components/daly_bms_ble/frames_p81_ess_dl_bms.h
+#   (traffic from docs/pdus/ess-dl-bms-41_260321_0323.txt, an ESS-DL-BMS), expected values from
+#   daly_bms_ble_p81_ess_dl_bms_test.cpp. Requests go to slave 0x81, answers come from 0x51. The cells answer is
+#   the 133-byte frame batmond used to drop as junk.
+# ---------------------------------------------------------------------------
+P81_CELLS = bytes.fromhex(
+    "5103800cf40cf00cf30cf20cf30cf10cf30cf30cf00cf30cf30cf40cf30cf30cf30cf500000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000003e003e003e003e0000000000000000021274d7036000b6001000040cf5001099ef"
+)
+P81_STATUS = bytes.fromhex(
+    "51037c00090005003e0004003e000100000002000000000a98000700070000000000000000000100010000000000000c"
+    "f201d700000040004600000000ffff000075301a06021402210b4b0402000000000080000074be0011035f0000000000"
+    "000080000000000000ffffffffffffffffffffffffffffffff00ffffff0002b8ac"
+)
+# "Constructed from PDU data (SW/HW strings) padded to full 153-byte frame" (the source says so).
+P81_VERSION = bytes.fromhex(
+    "51039434315f3236303332315f303332334553532d444c2d424d530000000045535334315f3033323300000000323130"
+    "4c4332313039303030303500000000000000000000202020203230323630333236000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000002695"
+)
+# SRC: 53.0 V, -8.9 A, SoC 86.4 %, 16 cells, 4 temperatures 22.0 °C, remaining 271.2 Ah, cycles 7, balancing
+#   (register 0x4D = 7), charging and discharging MOSFET on, MOSFET 24.0 °C, board 30.0 °C.
+P81_EXPECTED = {
+    "voltage": 53.0,
+    "current": -8.9,
+    "soc": 86.4,
+    "charge_ah": 271.2,
+    "cycles": 7,
+    "cell_voltages": [3.316, 3.312, 3.315, 3.314, 3.315, 3.313, 3.315, 3.315, 3.312, 3.315, 3.315, 3.316,
+                      3.315, 3.315, 3.315, 3.317],
+    "temperatures": [22.0, 22.0, 22.0, 22.0],
+    "switches": {"charge": True, "discharge": True, "balance": True},
+    "mosfet_temperature": 24.0,
+}  # fmt: skip
+P81_VERSION_EXPECTED = {"sw_version": "41_260321_0323ESS-DL-BMS", "hw_version": "ESS41_0323"}  # SRC
+# Request frames, SRC (daly_bms_ble_p81_ess_dl_bms_test.cpp, "CRCs verified against" the PDU log).
+P81_REQUEST_CELLS = bytes.fromhex("8103000000405bfa")
+P81_REQUEST_STATUS = bytes.fromhex("81030041003e8bce")
+P81_REQUEST_VERSION = bytes.fromhex("81030178004a5a18")
+P81_REQUEST_SETTINGS = bytes.fromhex("8103010000519a0a")

@@ -9,9 +9,10 @@ Units: V, A (+ = charging), Ah, °C.
 Notes / surprises:
   * Two voltages: bytes 8..11 (26.182 V / 13.559 V) and 12..15, which is exactly the sum of the cells. aiobmsble,
     batmon-ha and pq_bms_bluetooth all report 12..15 as the battery voltage; so does this codec.
-  * aiobmsble reads up to five temperatures from byte 52; batmon-ha, calledit and pq_bms_bluetooth call 52 the
-    cell temperature and 54 the MOSFET temperature. The codec follows the latter (what byte 56 holds, -2 in the
-    aiobmsble frame, is not documented anywhere).
+  * aiobmsble reads up to five temperatures from byte 52 (its frame: 23, 22, -2 °C, then two unfitted zeros);
+    batmon-ha, calledit and pq_bms_bluetooth call 52 the cell temperature and 54 the MOSFET temperature. The codec
+    follows the latter for 52 and 54 and reports 56, 58, 60 as further sensors like aiobmsble (up to the last
+    one not reading 0): no source names what they measure.
   * Bytes 88..89 ("battery state") read 4 while charging is blocked by the cold (BMS_BLE-HA issue #597, -1 °C);
     the issue's reporter infers 1 = charging, 0 = idle. No source maps it to MOSFETs, so it is not decoded.
 """
@@ -30,12 +31,13 @@ STATUS_8S = bytes.fromhex(
 # SRC (aiobmsble _RESULT_DEFS and the comment "26.182V, cellVS 26.556V, 65%, 68.89Ah, 3 cycles"): voltage 26.556,
 #   current -1.435, cells 3.317/3.319/3.324/3.323/3.320/3.314/3.322/3.317, battery_level 65, battery_health 100,
 #   cycle_charge 68.89, design_capacity 105, cycles 3, problem_code 0. batmon-ha (litime_fixtures.py): temperature
-#   23, MOSFET temperature 22. DERIVED: nothing else.
+#   23, MOSFET temperature 22. aiobmsble temp_values [23, 22, -2], temp_sensors 3: the third, signed (-2 °C), is
+#   the sensor at byte 56.
 STATUS_8S_EXPECTED = {
     "voltage": 26.556,
     "current": -1.435,
     "cell_voltages_mv": [3317, 3319, 3324, 3323, 3320, 3314, 3322, 3317],
-    "temperatures": [23.0],
+    "temperatures": [23.0, -2.0],
     "mosfet_temperature": 22.0,
     "charge_ah": 68.89,
     "capacity_ah": 105.0,

@@ -2,7 +2,8 @@
 
 Holds a register image (real-time block, settings, version) and answers any read inside it, writes to the
 MOSFET switch registers with an echo, and nothing else, like the firmware. Answers go out in one
-notification: the firmware uses the negotiated MTU.
+notification: the firmware uses the negotiated MTU. Variant ``p81`` is the DL-series firmware instead: asked as
+slave 0x81, answering as 0x51, its real-time registers laid out for 48 cells, no switches.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ class SimulatedDaly2(SimulatedBms):
 
     def answer(self, request: bytes) -> list[bytes]:
         parsed = modbus.parse_request(request)
-        if parsed is None or parsed.slave != daly2.SLAVE:
+        p81 = self.variant == "p81"
+        if parsed is None or parsed.slave != (daly2.P81_SLAVE if p81 else daly2.SLAVE):
             return []
-        if parsed.function == modbus.WRITE_SINGLE:
+        if parsed.function == modbus.WRITE_SINGLE and not p81:
             for name, register in daly2.SWITCH_REGISTERS.items():
                 if parsed.address == register and parsed.value in (0, 1):
                     setattr(self.battery, f"{name}_enabled", bool(parsed.value))
@@ -36,11 +38,28 @@ class SimulatedDaly2(SimulatedBms):
             return []
         if parsed.function != modbus.READ_HOLDING or parsed.value == 0:
             return []
-        image = self.registers()
+        image = self.p81_registers() if p81 else self.registers()
         wanted = range(parsed.address, parsed.address + parsed.value)
         if any(register not in image for register in wanted):
             return []
-        return [modbus.read_response(daly2.SLAVE, b"".join(image[r].to_bytes(2, "big") for r in wanted))]
+        answering = daly2.P81_ANSWER if p81 else daly2.SLAVE
+        return [modbus.read_response(answering, b"".join(image[r].to_bytes(2, "big") for r in wanted))]
+
+    def p81_registers(self) -> dict[int, int]:
+        """The D2 image moved to the p81 addresses (esphome-daly-bms docs/protocol-register-map.md)."""
+        d2, layout = self.registers(), daly2.P81
+        image = dict.fromkeys(range(0x0000, 0x007F), 0)
+        image.update({layout.cells + i: d2[daly2.D2.cells + i] for i in range(daly2.D2.max_cells)})
+        image.update({layout.temperatures + i: d2[daly2.D2.temperatures + i] for i in range(8)})
+        for field in ("voltage", "current", "soc", "cell_count", "temperature_count", "remaining", "cycles",
+                      "balancing", "charge_mosfet", "discharge_mosfet", "mosfet_temperature"):  # fmt: skip
+            image[getattr(layout, field)] = d2[getattr(daly2.D2, field)]
+        settings = daly2.P81_SETTINGS_BLOCK
+        image.update(dict.fromkeys(range(settings[0], settings[0] + settings[1]), 0))
+        image[settings[0]] = d2[daly2.SETTINGS_BLOCK[0]]
+        version = (SOFTWARE + b"P81").ljust(28, b"\x00") + HARDWARE.ljust(120, b"\x00")
+        image.update(enumerate(modbus.words(version), daly2.P81_VERSION_BLOCK[0]))
+        return image
 
     def registers(self) -> dict[int, int]:
         b = self.battery
@@ -48,27 +67,27 @@ class SimulatedDaly2(SimulatedBms):
         temperatures = [round(t) + daly2.TEMPERATURE_OFFSET for t in b.temperatures]
         state = 1 if b.current > 0 else 2 if b.current < 0 else 0
         image = dict.fromkeys(range(STATUS_REGISTERS), 0)
-        image.update(enumerate(cells, daly2.CELLS))
-        image.update(enumerate(temperatures, daly2.TEMPERATURES))
+        image.update(enumerate(cells, daly2.D2.cells))
+        image.update(enumerate(temperatures, daly2.D2.temperatures))
         image.update({
-            daly2.VOLTAGE: round(sum(cells) / 100),
-            daly2.CURRENT: round(b.current * 10) + daly2.CURRENT_OFFSET,
-            daly2.SOC: round(b.soc * 10),
+            daly2.D2.voltage: round(sum(cells) / 100),
+            daly2.D2.current: round(b.current * 10) + daly2.CURRENT_OFFSET,
+            daly2.D2.soc: round(b.soc * 10),
             0x2B: max(cells), 0x2C: min(cells), 0x2D: max(temperatures), 0x2E: min(temperatures), 0x2F: state,
-            daly2.REMAINING: round(b.remaining_ah * 10),
-            daly2.CELL_COUNT: b.cells,
-            daly2.TEMPERATURE_COUNT: len(temperatures),
-            daly2.CYCLES: b.cycles,
-            daly2.BALANCING: int(b.balance_enabled and max(cells) - min(cells) > 5),
-            daly2.CHARGE_MOSFET: int(b.charge_enabled),
-            daly2.DISCHARGE_MOSFET: int(b.discharge_enabled),
+            daly2.D2.remaining: round(b.remaining_ah * 10),
+            daly2.D2.cell_count: b.cells,
+            daly2.D2.temperature_count: len(temperatures),
+            daly2.D2.cycles: b.cycles,
+            daly2.D2.balancing: int(b.balance_enabled and max(cells) - min(cells) > 5),
+            daly2.D2.charge_mosfet: int(b.charge_enabled),
+            daly2.D2.discharge_mosfet: int(b.discharge_enabled),
             0x37: round(sum(cells) / len(cells)), 0x38: max(cells) - min(cells),
             0x39: abs(round(sum(cells) / 1000 * b.current)),  # the firmware's power register is unsigned
-            0x40: daly2.CURRENT_OFFSET,  # balance current, 1 mA with the same offset
-            0x42: round(b.mosfet_temperature) + daly2.TEMPERATURE_OFFSET,
+            0x40: daly2.BALANCE_CURRENT_OFFSET,  # balance current, 1 mA
+            daly2.D2.mosfet_temperature: round(b.mosfet_temperature) + daly2.TEMPERATURE_OFFSET,
         })  # fmt: skip
-        settings = dict.fromkeys(range(daly2.RATED_CAPACITY, 0xA9), 0) | SETTINGS
-        settings[daly2.RATED_CAPACITY] = round(b.capacity_ah * 10)
+        settings = dict.fromkeys(range(daly2.SETTINGS_BLOCK[0], 0xA9), 0) | SETTINGS
+        settings[daly2.SETTINGS_BLOCK[0]] = round(b.capacity_ah * 10)
         settings[0x83] = b.cells
         settings[0x8F] = settings[0x90] = round(b.cells * 3.5 * 10)
         settings[0x91] = settings[0x92] = round(b.cells * 2.6 * 10)
