@@ -98,6 +98,18 @@ def test_a_cell_frame_that_fits_no_layout_is_reported_not_guessed():
     assert codec.sample().voltage == pytest.approx(54.028)
 
 
+def test_frames_of_other_types_are_skipped_or_reported():
+    codec = JkCodec()
+    assert codec.feed(jk32.JK02_32S_LOGBOOK) == []  # a known frame batmond does not use
+    assert (codec.stats.frames, codec.stats.unplaced, codec.stats.bad_checksum) == (1, 0, 0)
+    unknown = bytearray(jk32.JK02_32S_V19_CELL_INFO)
+    unknown[4] = 0x07  # a frame type no source describes, checksum intact
+    unknown[299] = jk.checksum(unknown[:299])
+    assert codec.feed(bytes(unknown) + jk32.JK02_32S_V19_CELL_INFO) == ["cells"]
+    assert codec.take_unplaced() == [bytes(unknown)]
+    assert codec.stats.junk_bytes == 0
+
+
 def test_probes_marked_absent_are_not_published():
     # aiobmsble's test_hide_temp_sensors edit: T1 holds the absent value, T2 still reads 12.8 °C but its bit in
     # the probe-present mask (byte 214) is clear. Both go; the MOSFET probe and T3-T5 stay.

@@ -28,7 +28,7 @@ RESPONSE_HEADER = bytes.fromhex("55AAEB90")
 REQUEST_HEADER = bytes.fromhex("AA5590EB")
 FRAME_LENGTH = 300
 
-SETTINGS, CELL_INFO, DEVICE_INFO = 0x01, 0x02, 0x03
+SETTINGS, CELL_INFO, DEVICE_INFO, LOGBOOK = 0x01, 0x02, 0x03, 0x05
 KINDS = {SETTINGS: "settings", CELL_INFO: "cells", DEVICE_INFO: "info"}
 
 CMD_CELL_INFO = 0x96
@@ -143,9 +143,9 @@ def command(register: int, value: int = 0, length: int = 0) -> bytes:
 
 
 def _frame_length(head: bytes) -> int | None:
-    if len(head) < 5:
-        return None
-    return FRAME_LENGTH if head[4] in KINDS else 0
+    # Every frame type is 300 bytes: one of a type batmond does not know still passes the checksum, and is then
+    # reported instead of skipped as junk.
+    return None if len(head) < 5 else FRAME_LENGTH
 
 
 def _valid(frame: bytes) -> bool:
@@ -278,6 +278,11 @@ class JkCodec(Codec):
         kinds = []
         for frame in self._framer.feed(data):
             kind = frame[4]
+            if kind == LOGBOOK:
+                continue  # the alarm log (request 0xA1), which batmond never asks for
+            if kind not in KINDS:
+                self.unplaced(frame)
+                continue
             if kind == DEVICE_INFO:
                 self.info = decode_device_info(frame)
             elif kind == SETTINGS:

@@ -699,3 +699,10 @@ def _aiobmsble_hide_t1_t2(frame: bytes) -> bytes:
 #   are the MOSFET probe and bytes 254/256/258 (T2 is marked absent although its word still reads 12.8 / 23.6).
 JK02_32S_V15_AIOBMSBLE_T1_T2_HIDDEN = _aiobmsble_hide_t1_t2(JK02_32S_V15_AIOBMSBLE_CELL_INFO)
 JK02_32S_SW1927_T1_T2_HIDDEN = _aiobmsble_hide_t1_t2(JK02_32S_SW1927_CELL_INFO)
+
+# Source: github.com/syssi/esphome-jk-bms tests/components/jk_bms_ble/frames_logbook.h (LOGBOOK_JK02_32S, "Captured
+#   logbook frame (command 0xA1 -> frame type 0x05)"): 4 entries (boot, factory setting LFP, charge low
+#   temperature protection and its release). Listed byte by byte in the source; checksum 0x9A verified.
+JK02_32S_LOGBOOK = (
+    bytes.fromhex("55aaeb90051f04000000030000000001ee00000044af5c26001bd85c26001c") + bytes(46 * 5 + 38) + bytes([0x9A])
+)
