@@ -26,7 +26,9 @@ Notes / surprises:
     Sensor 5" (the PB display traffic in its docs/display-protocol/traffic3.md shows a "Battery T5" of 20.1 °C
     next to "MOS Temp" 21.7 °C, so it is a probe of its own). batmond follows the document.
   * Byte 214 is the probe-present mask: 0xFF in every capture. esphome-jk-bms's document: bit 0 MOSFET, bits
-    1-5 T1-T5. aiobmsble reads bit 3 for byte 254 and bit 5 for byte 258 (T5 and T3 swapped).
+    1-5 T1-T5. aiobmsble reads bit 3 for byte 254 and bit 5 for byte 258 (T5 and T3 swapped). The document
+    names it "Temperature sensor absent bitmask", but a set bit means present: every capture has all bits set
+    and real readings on those probes, and aiobmsble hides a probe whose bit is clear.
   * On SW 11.48 bytes 256/258 (T4/T3) are 0 although the mask marks them present: these probes came with
     firmware 14 (aiobmsble reads them from 14 on).
   * The firmware's own delta-cell field (byte 76) is sometimes 1 mV smaller than
