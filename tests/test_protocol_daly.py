@@ -213,3 +213,18 @@ def test_an_echoed_request_is_not_an_answer():
         if request.data is not None:
             assert codec.feed(request.data) == []
     assert codec.sample() is None
+
+
+def test_batmon_ha_inline_captures():
+    codec = DalyCodec()
+    codec.feed(cap.BATMON_INLINE_STATUS_8S + cap.MPP_SOC)
+    assert [r.expect for r in codec.poll_requests()] == ["soc", "mosfets", "cells", "temperatures"]  # 8 cells, 1 NTC
+    assert codec.sample().cycles == cap.BATMON_INLINE_STATUS_8S_EXPECTED["cycles"]
+    expected = cap.BATMON_INLINE_MOSFETS_EXPECTED
+    for frame, charge in ((cap.BATMON_INLINE_MOSFETS_DSG_ON, expected["dsg_on"]),
+                          (cap.BATMON_INLINE_MOSFETS_DSG_OFF, expected["dsg_off"])):  # fmt: skip
+        codec.feed(frame + cap.MPP_SOC)
+        sample = codec.sample()
+        assert sample.charge == pytest.approx(charge)
+        # What the BMS says, even where batmon-ha's author saw the discharge MOSFET off (see the capture notes).
+        assert sample.switches == {"charge": True, "discharge": True}

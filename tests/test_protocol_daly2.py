@@ -298,9 +298,10 @@ def test_p81_firmware_decodes_from_its_two_real_time_reads():
     # Not decoded (README says why): the alarm registers' encoding, the balance current.
     assert (sample.alarm_code, sample.balance_current) == (None, None)
     assert codec.feed(cap.P81_VERSION) == ["version"]
-    assert (codec.info.sw_version, codec.info.hw_version) == (
+    assert (codec.info.sw_version, codec.info.hw_version, codec.info.serial) == (
         cap.P81_VERSION_EXPECTED["sw_version"],
         cap.P81_VERSION_EXPECTED["hw_version"],
+        cap.P81_SERIAL,
     )
     # A status answer without the cells answer before it is not paired with stale cells.
     assert codec.feed(cap.P81_STATUS) == []
@@ -353,3 +354,27 @@ def test_a_p81_bms_is_found_and_read_through_the_simulated_firmware():
     assert sample.capacity == pytest.approx(280.0)
     assert sample.mosfet_temperature == pytest.approx(b.mosfet_temperature, abs=0.5)
     assert codec.info.sw_version.endswith("P81")
+
+
+def test_aiobmsble_p81_capture():
+    codec = Daly2Codec()
+    assert codec.feed(cap.AIOBMSBLE_P81_CELLS + cap.AIOBMSBLE_P81_STATUS) == ["cells", "status"]
+    sample = codec.sample()
+    expected = cap.AIOBMSBLE_P81_EXPECTED
+    assert sample.voltage == pytest.approx(expected["voltage"])
+    assert sample.current == pytest.approx(expected["current"])
+    assert sample.soc == pytest.approx(expected["soc"])
+    assert sample.charge == pytest.approx(expected["charge_ah"])
+    assert sample.cycles == expected["cycles"]
+    assert list(sample.cell_voltages) == pytest.approx(expected["cell_voltages"])
+    assert list(sample.temperatures) == expected["temperatures"]  # 0xFF: no sensor, dropped by the limits
+    assert sample.mosfet_temperature == pytest.approx(expected["mosfet_temperature"])
+    assert sample.balance_current == pytest.approx(expected["balance_current"])
+    assert sample.switches == expected["switches"]
+    assert codec.feed(cap.AIOBMSBLE_P81_VERSION) == ["version"]
+    info = cap.AIOBMSBLE_P81_VERSION_EXPECTED
+    assert (codec.info.sw_version, codec.info.hw_version, codec.info.serial) == (
+        info["sw_version"],
+        info["hw_version"],
+        info["serial"],
+    )

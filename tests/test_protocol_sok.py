@@ -103,3 +103,12 @@ def test_response_helper_builds_frames_the_codec_accepts():
 def test_nothing_can_be_switched():
     with pytest.raises(UnsupportedSwitch):
         SokCodec().switch_requests("discharge", False)
+
+
+def test_heater_and_balancer_state_from_the_detail_frame():
+    detail = bytearray(cap.DETAIL)
+    detail[8], detail[10] = 1, 1  # aiobmsble: heater byte 8, balancer byte 10 of F3
+    detail[-1] = sok.crc8(detail[:-1])
+    codec = SokCodec()
+    codec.feed(bytes(detail) + cap.PACK + cap.STATUS)
+    assert codec.sample().switches == {"charge": True, "discharge": True, "heater": True, "balance": True}

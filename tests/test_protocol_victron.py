@@ -76,11 +76,12 @@ def test_a_missing_characteristic_is_not_available() -> None:
 
 
 @pytest.mark.parametrize("data", [b"\x01", b"\x01\x02\x03", bytes(5)])
-def test_a_value_of_the_wrong_size_is_counted_bad_and_changes_nothing(data: bytes) -> None:
+def test_a_value_of_the_wrong_size_is_unplaced_and_changes_nothing(data: bytes) -> None:
     codec = VictronCodec()
     codec.feed_value(*cap.READINGS[0][:2])
     assert codec.feed_value(cap.READINGS[0][0], data) == []
-    assert codec.stats.bad_checksum == 1
+    assert (codec.stats.unplaced, codec.stats.bad_checksum) == (1, 0)
+    assert codec.take_unplaced() == [data]
     assert codec.sample().voltage == pytest.approx(13.27)
 
 

@@ -7,12 +7,12 @@ GATT service; which one a BMS speaks is told by who answers (D2 is asked first; 
 each poll that times out switches to the other family, as the Daly A5 dongles' host address does):
 
 - **D2** (H/K/M/S series): slave 0xD2 both ways. The poll reads the 62 real-time registers from 0x0000 and,
-  once the BMS has shown it answers it, the 9 registers from 0x3E holding the balance current and the MOSFET
-  temperature (aiobmsble's second read; some firmware never answers it). An answer of 80 registers from 0x0000
-  (what esphome-daly-bms asks of "blue series" packs) is the same layout, longer, and decodes too. The
-  connection reads the version block (0xA9, 32 registers) and the settings (0x80, 41 registers, the rated
-  capacity). MOSFETs are switched with write-single-register to 0xA5 (charge) / 0xA6 (discharge), value 1 on
-  / 0 off; the BMS echoes the write.
+  unless the BMS has shown it has none, first the 9 registers from 0x3E holding the balance current and the
+  MOSFET temperature (aiobmsble's second read; some firmware never answers it). An answer of 80 registers from
+  0x0000 (what esphome-daly-bms asks of "blue series" packs) is the same layout, longer, and decodes too. The
+  connection reads the version block (0xA9, 32 registers), its first poll the settings (0x80, 41 registers,
+  the rated capacity). MOSFETs are switched with write-single-register to 0xA5 (charge) / 0xA6 (discharge),
+  value 1 on / 0 off; the BMS echoes the write.
 - **p81** (DL series, e.g. ESS-DL-BMS): requests go to slave 0x81, answers come from 0x51. 48 cell slots push
   the layout along: the real-time data is two reads, 64 registers from 0x0000 (a 133-byte answer) and 62 from
   0x41; settings at 0x100, version at 0x178 (74 registers). Its switch registers are not public: no switches.
@@ -59,9 +59,11 @@ P81_KINDS = {
 
 CURRENT_OFFSET = 30000  # 0.1 A; positive = charging
 BALANCE_CURRENT_OFFSET = 30000  # 1 mA
+# A balance-current register of 0 is no reading (it would be -30 A): esphome-daly-bms's p81 capture holds 0 there,
+# aiobmsble's holds 30000 (0 A).
+NO_BALANCE_CURRENT = 0
 TEMPERATURE_OFFSET = 40  # °C
-# A MOSFET temperature register of 0 (−40 °C) or 0xFFFF holds no sensor: aiobmsble switches the read off for
-# both, and 0xFFFF is what the unused sensor registers of esphome-daly-bms's 0x81 capture hold.
+# A MOSFET temperature register of 0 (−40 °C) or 0xFFFF holds no sensor: aiobmsble switches the read off for both.
 NO_SENSOR = (0x0000, 0xFFFF)
 
 
@@ -91,11 +93,10 @@ class Layout:
 D2 = Layout(cells=0x00, max_cells=32, temperatures=0x20, voltage=0x28, current=0x29, soc=0x2A, cell_count=0x31,
             temperature_count=0x32, remaining=0x30, cycles=0x33, balancing=0x34, charge_mosfet=0x35,
             discharge_mosfet=0x36, mosfet_temperature=0x42, alarms=0x3A, balance_current=0x40)  # fmt: skip
-# p81's alarm registers use an encoding no source documents, and its balance-current register reads 0 in the
-# one capture (which with D2's offset would be -30 A): neither is decoded.
+# p81's alarm registers use an encoding no source documents: not decoded.
 P81 = Layout(cells=0x00, max_cells=48, temperatures=0x30, voltage=0x38, current=0x39, soc=0x3A, cell_count=0x3C,
              temperature_count=0x3D, remaining=0x4B, cycles=0x4C, balancing=0x4D, charge_mosfet=0x52,
-             discharge_mosfet=0x53, mosfet_temperature=0x5A, alarms=None, balance_current=None)  # fmt: skip
+             discharge_mosfet=0x53, mosfet_temperature=0x5A, alarms=None, balance_current=0x4E)  # fmt: skip
 RATED_CAPACITY = 0  # first register of either settings block, 0.1 Ah
 
 SWITCH_REGISTERS = {"charge": 0x00A5, "discharge": 0x00A6}
@@ -127,6 +128,8 @@ def decode_status(registers: dict[int, int], layout: Layout = D2) -> Sample | No
         for register in range(layout.alarms, layout.alarms + 4):
             alarms = alarms << 16 | r[register]
     balance = r.get(layout.balance_current) if layout.balance_current is not None else None
+    if balance == NO_BALANCE_CURRENT:
+        balance = None
     return Sample(
         voltage=voltage,
         current=current,
@@ -158,11 +161,14 @@ def decode_version(data: bytes) -> DeviceInfo:
 
 
 def decode_p81_version(data: bytes) -> DeviceInfo:
-    # esphome-daly-bms: software "41_260321_0323ESS-DL-BMS", hardware "ESS41_0323": the first two NUL-separated
-    # strings (the software one is longer than D2's 16-byte field).
-    texts = [text.decode("ascii", "replace").strip() for text in data.split(b"\x00") if text.strip()]
+    # Fixed fields: software 28 bytes, hardware 14, serial 14. Both public answers fit them: esphome-daly-bms's
+    # software "41_260321_0323ESS-DL-BMS" / hardware "ESS41_0323", and aiobmsble's, whose software field is full
+    # and runs straight into the hardware one ("12_260120_K00TH2.1_103E_30XF" + "DL_HKMS_3.2.E").
     return DeviceInfo(
-        manufacturer="Daly", sw_version=texts[0] if texts else None, hw_version=texts[1] if len(texts) > 1 else None
+        manufacturer="Daly",
+        sw_version=ascii_field(data, 0, 28),
+        hw_version=ascii_field(data, 28, 42),
+        serial=ascii_field(data, 42, 56),
     )
 
 

@@ -83,6 +83,11 @@ def decode_status(frame: bytes) -> tuple[dict[str, bool], tuple[float, ...]]:
     return {"charge": bool(frame[2]), "discharge": bool(frame[3])}, temperatures
 
 
+def decode_detail(frame: bytes) -> dict[str, bool]:
+    """F3: heater (byte 8) and balancer (byte 10) state, as aiobmsble reads them; both read 0 in its capture."""
+    return {"heater": bool(frame[8]), "balance": bool(frame[10])}
+
+
 def decode_cells(frame: bytes) -> dict[int, float]:
     """Up to four ``<index> <mV u16> 00`` entries; index 0 marks an unused slot."""
     cells = {}
@@ -113,6 +118,7 @@ class SokCodec(Codec):
         self._framer = StreamFramer(HEADER, _frame_length, _valid)
         self._pack: Sample | None = None
         self._switches: dict[str, bool] = {}
+        self._detail: dict[str, bool] = {}  # heater and balancer (F3)
         self._temperatures: tuple[float, ...] = ()
         self._cells: dict[int, float] = {}
         self._alarm: int | None = None
@@ -128,6 +134,8 @@ class SokCodec(Codec):
                 self.info = dataclasses.replace(self.info or DeviceInfo(), model=ascii_field(frame, 2, 19))
             elif frame_type == STATUS:
                 self._switches, self._temperatures = decode_status(frame)
+            elif frame_type == DETAIL:
+                self._detail = decode_detail(frame)
             elif frame_type == CELLS:
                 self._cells.update(decode_cells(frame))
             elif frame_type == PROTECTION:
@@ -158,7 +166,7 @@ class SokCodec(Codec):
             pack,
             cell_voltages=tuple(cells[i] for i in sorted(cells)) if complete else (),
             temperatures=self._temperatures,
-            switches=dict(self._switches),
+            switches=self._switches | self._detail,
             alarm_code=self._alarm,
         )
 

@@ -114,7 +114,7 @@ class VictronCodec(Codec):
         try:
             self._values[spec.name] = spec.decode(value)
         except ValueError:
-            self._stats.bad_checksum += 1
+            self.unplaced(value)  # a size this register does not have: another firmware's layout
             return []
         self._stats.frames += 1
         return [spec.name]

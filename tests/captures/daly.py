@@ -120,3 +120,18 @@ MPP_CELLS_EXPECTED_MV = [3325, 3326, 3326, 3326, 3326, 3326, 3326, 3326,
 BATMON_416_SOC = bytes.fromhex("a501900800850000753001e44d")
 BATMON_416_STATUS = bytes.fromhex("a501940804020000000000438b")
 BATMON_416_EXPECTED = {"voltage": 13.3, "current": 0.0, "soc": 48.4, "cell_count": 4, "ntc_count": 2}  # DERIVED
+
+# ---------------------------------------------------------------------------
+# fl4p/batmon-ha bmslib/models/daly.py: answers its author captured, kept as comments in _fetch_status and
+#   fetch_states (batmon-ha's bmslib/test/data/SOURCES.md: "Real cmd 0x93 response captured by batmon-ha
+#   author"). The comments hold the 8 data bytes only: the A5 01 <id> 08 envelope and the checksum are DERIVED.
+# ---------------------------------------------------------------------------
+BATMON_INLINE_MOSFETS_DSG_ON = bytes.fromhex("a5019308010101ca0003dd3826")
+BATMON_INLINE_MOSFETS_DSG_OFF = bytes.fromhex("a50193080101015d0003da2caa")
+# SRC (daly_fixtures.py): mode charging, both MOSFET bits on, 253.24 Ah / 252.46 Ah remaining. The second was
+#   taken with the discharge MOSFET switched off ("dsgOFF"), yet its bit reads on: batmon-ha notes "the raw MOS
+#   bits don't track the real switch state". batmond reports the bits as the BMS sends them (README: known
+#   disagreements).
+BATMON_INLINE_MOSFETS_EXPECTED = {"dsg_on": 253.24, "dsg_off": 252.46}
+BATMON_INLINE_STATUS_8S = bytes.fromhex("a501940808010000020035dc5e")
+BATMON_INLINE_STATUS_8S_EXPECTED = {"cell_count": 8, "ntc_count": 1, "cycles": 53}  # SRC

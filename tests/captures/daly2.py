@@ -295,3 +295,47 @@ P81_REQUEST_CELLS = bytes.fromhex("8103000000405bfa")
 P81_REQUEST_STATUS = bytes.fromhex("81030041003e8bce")
 P81_REQUEST_VERSION = bytes.fromhex("81030178004a5a18")
 P81_REQUEST_SETTINGS = bytes.fromhex("8103010000519a0a")
+
+# ---------------------------------------------------------------------------
+# aiobmsble tests/bms/test_daly_bms.py (_PROTO_DEFS[0x81]): a second p81 BMS, 4S, answering 81 03 0000 0040,
+#   81 03 0041 003E and 81 03 0178 004A. SRC (_DEV_DEFS[0x81]): hw_version "DL_HKMS_3.2.E", serial_number
+#   "221LD011111111", sw_version "12_260120_K00TH2.1_103E_30XF". The source states no values for the real-time
+#   answers: DERIVED with esphome-daly-bms's register map. Its eight temperature registers read 0xFF (215 °C: no
+#   sensor, dropped by the physical limits) although the count register says 2; the board temperature reads 0xFF
+#   too; the balance current register holds 30000 (0 A) where esphome's capture holds 0.
+# ---------------------------------------------------------------------------
+AIOBMSBLE_P81_CELLS = bytes.fromhex(
+    "5103800cd10c900ca30cd400000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00000000ff00ff00ff00ff00ff00ff00ff00ff0082752800700048000400020cd400047201"
+)
+AIOBMSBLE_P81_STATUS = bytes.fromhex(
+    "51037c0002004400ff000000ff0000000000000000000000c9000000007530000000000000000100010000000000000c"
+    "ba00090000004500ff000000000000000075301a06050922104aec000000000000000000007530003000700000000000"
+    "00000200008000000075300b7dfffefffe00007ff6ffffffffffffffff0002307a"
+)
+AIOBMSBLE_P81_VERSION = bytes.fromhex(
+    "51039431325f3236303132305f4b30305448322e315f313033455f33305846444c5f484b4d535f332e322e4500323231"
+    "4c4430313131313131313100000000000000000000000000003230323630353330000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00000000000000b1cb"
+)
+AIOBMSBLE_P81_VERSION_EXPECTED = {
+    "sw_version": "12_260120_K00TH2.1_103E_30XF",
+    "hw_version": "DL_HKMS_3.2.E",
+    "serial": "221LD011111111",
+}
+AIOBMSBLE_P81_EXPECTED = {
+    "voltage": 13.0,
+    "current": -0.8,
+    "soc": 11.2,
+    "charge_ah": 20.1,
+    "cycles": 0,
+    "cell_voltages": [3.281, 3.216, 3.235, 3.284],
+    "temperatures": [],
+    "mosfet_temperature": 29.0,
+    "balance_current": 0.0,
+    "switches": {"charge": True, "discharge": True, "balance": False},
+}
+# esphome-daly-bms's p81 version frame: its serial field, DERIVED from the same fixed fields.
+P81_SERIAL = "210LC210900005"

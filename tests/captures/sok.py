@@ -51,7 +51,7 @@ EXPECTED = {
     "cycles": 7,
     "cell_voltages_mv": [3442, 3496, 3375, 3464, 3457, 3429, 3359, 3420],
     "temperatures": [20.0],
-    "switches": {"charge": True, "discharge": True},
+    "switches": {"charge": True, "discharge": True, "heater": False, "balance": False},
     "model": "SOK-BMS",
 }
 

@@ -1,6 +1,7 @@
 """Every BMS type that has a simulator is read end to end through the daemon and published to MQTT.
 
-A protocol module plus its simulator module is all it takes to be covered here.
+A protocol module plus its simulator module is all it takes to be covered here. Firmware variants a codec finds
+by itself (no setting tells it) run as devices of their own.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from batmond.sim import SimSpec, address_for
 from batmond.sim.devices import simulator_types
 
 pytestmark = pytest.mark.e2e
+# (type, simulator variant): the daly2 codec asks D2 first and must find the 0x81 firmware by who answers.
+VARIANTS = [("daly2", "p81")]
 
 
 def ble_types() -> list[str]:
@@ -29,7 +32,12 @@ def pin_line(type_name: str) -> list[str]:
 async def test_every_simulated_type_reaches_the_broker(simulator, broker, watcher, paths):
     types = ble_types()
     devices = [(address_for(f"sim-{t}"), t, f"sim-{t.replace('_', '-')}", *pin_line(t)) for t in types]
-    await simulator.start([SimSpec(type=t, name=alias, address=address) for address, t, alias, *_ in devices])
+    specs = [SimSpec(type=t, name=alias, address=address) for address, t, alias, *_ in devices]
+    for type_name, variant in VARIANTS:
+        alias = f"sim-{type_name.replace('_', '-')}-{variant}"
+        devices.append((address_for(alias), type_name, alias))
+        specs.append(SimSpec(type=type_name, name=alias, address=address_for(alias), variant=variant))
+    await simulator.start(specs)
     write_config(paths["config"], simulator.port, broker.port, devices)
     daemon = DaemonProcess(paths["config"], paths["log"])
     daemon.start()
