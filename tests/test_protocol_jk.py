@@ -84,6 +84,33 @@ def test_layout_is_told_by_the_cell_frame_alone(name, frame, expected, info):
     assert list(sample.temperatures[:2]) == pytest.approx(expected["temperatures"])
 
 
+@pytest.mark.parametrize(
+    ("frame", "expected", "layout"),
+    [
+        (jk32.JK02_32S_MPP_SOLAR_CELL_INFO_0, jk32.JK02_32S_MPP_SOLAR_CELL_INFO_0_EXPECTED, "32s"),
+        (jk32.JK02_32S_MPP_SOLAR_CELL_INFO_1, jk32.JK02_32S_MPP_SOLAR_CELL_INFO_1_EXPECTED, "32s"),
+        (jk24.JK02_24S_MPP_SOLAR_CELL_INFO, jk24.JK02_24S_MPP_SOLAR_CELL_INFO_EXPECTED, "24s"),
+    ],
+    ids=["mpp_32s_0", "mpp_32s_1", "mpp_24s"],
+)
+def test_frames_published_without_their_device_info(frame, expected, layout):
+    # mpp-solar's test responses come without a device-info frame: the layout is the frame's own.
+    codec = JkCodec()
+    assert codec.feed(frame) == ["cells"]
+    sample = codec.sample()
+    assert codec.layout.name == layout
+    assert [round(v * 1000) for v in sample.cell_voltages] == expected["cell_voltages_mv"]
+    assert sample.voltage == pytest.approx(expected["voltage"])
+    assert sample.current == pytest.approx(expected["current"])
+    assert (sample.soc, sample.cycles, sample.capacity) == (
+        expected["soc"],
+        expected["cycles"],
+        expected["capacity_ah"],
+    )
+    assert list(sample.temperatures[:2]) == pytest.approx(expected["temperatures"])
+    assert sample.mosfet_temperature == pytest.approx(expected["mosfet_temperature"])
+
+
 def test_a_cell_frame_that_fits_no_layout_is_reported_not_guessed():
     edited = bytearray(jk32.JK02_32S_V19_CELL_INFO)
     edited[74:76] = (1000).to_bytes(2, "little")  # an average-cell field that fits neither cell mask

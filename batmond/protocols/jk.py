@@ -37,9 +37,11 @@ SWITCH_REGISTERS = {"charge": 0x1D, "discharge": 0x1E, "balance": 0x1F, "float_c
 # Settings frame: first byte of the u32 switch settings.
 SETTINGS_SWITCH_OFFSETS = {"charge": 118, "discharge": 122, "balance": 126}
 ABSENT_TEMPERATURE = -2000  # raw value of an unplugged sensor (-200.0 °C)
-# How far the frame's own average-cell field may be from the mean of the cells its mask enables (the firmware
-# rounds differently): the test that tells a 24-cell frame from a 32-cell one without the firmware version.
-AVERAGE_TOLERANCE_MV = 2
+# How far the frame's own average-cell field may be from the mean of the cells its mask enables: the test that
+# tells a 24-cell frame from a 32-cell one without the firmware version. The firmware's field lags the cells (by
+# 2.75 mV in an mpp-solar capture); read in the wrong layout, that word is a wire resistance (tens of mΩ) or a
+# cell voltage, thousands of mV away.
+AVERAGE_TOLERANCE_MV = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -276,6 +276,48 @@ JK02_24S_SW1008_CELL_INFO_EXPECTED = {
     "error_mask": 0,
 }
 
+# Source: github.com/jblance/mpp-solar mppsolar/protocols/jk02_32.py, setCellOVP "test_responses" [0]: a 16-cell
+#   frame of the 24-cell layout (filed under the 32-cell protocol there), 200 Ah. No stated values: DERIVED.
+JK02_24S_MPP_SOLAR_CELL_INFO = bytes.fromhex(
+    "55aaeb9002b52e0d280dfa0c2e0d2f0d220d220d130d190d1d0d1d0d170d1f0d"
+    "160dfb0c1f0d00000000000000000000000000000000ffff00001c0d35000402"
+    "9b00c600a000b300bc00cc00be00b100b4002d013d01b000a100ab00b200ad00"
+    "00000000000000000000000000000000000000000000bcd10000000000000000"
+    "00001e0116013c010000000000636b0c0300400d030000000000dc4d01006400"
+    "0000781e16000101480a00000000000000000000000007010100000098040000"
+    "0000260141400000000037feffff000000010000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000080"
+)
+JK02_24S_MPP_SOLAR_CELL_INFO_EXPECTED = {
+    "voltage": 53.692,
+    "current": 0.0,
+    "soc": 99,
+    "cycles": 0,
+    "capacity_ah": 200.0,
+    "cell_voltages_mv": [
+        3374,
+        3368,
+        3322,
+        3374,
+        3375,
+        3362,
+        3362,
+        3347,
+        3353,
+        3357,
+        3357,
+        3351,
+        3359,
+        3350,
+        3323,
+        3359,
+    ],
+    "temperatures": [28.6, 27.8],
+    "mosfet_temperature": 31.6,
+}
+
 # Source: github.com/patman15/aiobmsble tests/bms/test_jikong_bms.py, _PROTO_DEFS["JK02_24S"]["ack"]
 #   — "ACKnowledge message with attached AT\r\n message (needs to be filtered)": the 20-byte
 #   BMS-ready/ack message (command header aa 55 90 eb, type 0xC8) followed by the BLE module's
