@@ -90,8 +90,10 @@ def test_layout_is_told_by_the_cell_frame_alone(name, frame, expected, info):
         (jk32.JK02_32S_MPP_SOLAR_CELL_INFO_0, jk32.JK02_32S_MPP_SOLAR_CELL_INFO_0_EXPECTED, "32s"),
         (jk32.JK02_32S_MPP_SOLAR_CELL_INFO_1, jk32.JK02_32S_MPP_SOLAR_CELL_INFO_1_EXPECTED, "32s"),
         (jk24.JK02_24S_MPP_SOLAR_CELL_INFO, jk24.JK02_24S_MPP_SOLAR_CELL_INFO_EXPECTED, "24s"),
+        (jk24.JK02_24S_MPP_SOLAR_14S_CELL_INFO_0, jk24.JK02_24S_MPP_SOLAR_14S_CELL_INFO_0_EXPECTED, "24s"),
+        (jk24.JK02_24S_MPP_SOLAR_14S_CELL_INFO_1, jk24.JK02_24S_MPP_SOLAR_14S_CELL_INFO_1_EXPECTED, "24s"),
     ],
-    ids=["mpp_32s_0", "mpp_32s_1", "mpp_24s"],
+    ids=["mpp_32s_0", "mpp_32s_1", "mpp_24s", "mpp_24s_14s_0", "mpp_24s_14s_1"],
 )
 def test_frames_published_without_their_device_info(frame, expected, layout):
     # mpp-solar's test responses come without a device-info frame: the layout is the frame's own.
