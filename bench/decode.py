@@ -23,7 +23,8 @@ from batmond.sim.serial import serial_simulator_types
 
 SKIPPED = ("dummy", "snoop")  # no wire protocol: the in-process BMS, and the GATT explorer
 # Firmware variants a codec finds by itself, benched as rows of their own: row name -> (type, simulator variant).
-VARIANTS = {"jk_24s": ("jk_24s", "24s"), "daly2:p81": ("daly2", "p81")}
+# jk:24s is the autodetecting codec on a 24-cell board: it tells the layout from each cell frame.
+VARIANTS = {"jk_24s": ("jk_24s", "24s"), "jk:24s": ("jk", "24s"), "daly2:p81": ("daly2", "p81")}
 
 
 @dataclass

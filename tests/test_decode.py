@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from captures import jbd as jbd_captures
-from captures import jk02
+from captures import jk02_32s
 
 from batmond.protocols import modbus
 
@@ -20,7 +20,7 @@ def decode(*args: str) -> subprocess.CompletedProcess:
 
 def test_jk_notifications_split_like_ble_decode_to_the_contract(tmp_path):
     # A snoop-style log: timestamps, 20-byte pieces, junk, comments.
-    stream = jk02.JK02_32S_V19_DEVICE_INFO + b"AT\r\n" + jk02.JK02_32S_V19_CELL_INFO
+    stream = jk02_32s.JK02_32S_V19_DEVICE_INFO + b"AT\r\n" + jk02_32s.JK02_32S_V19_CELL_INFO
     lines = ["# snoop of a JK-PB2A16S20P"]
     lines += [f"12:00:{i // 10:02d}.{i % 10}00 {stream[i : i + 20].hex(' ')}" for i in range(0, len(stream), 20)]
     log = tmp_path / "snoop.txt"
@@ -28,7 +28,7 @@ def test_jk_notifications_split_like_ble_decode_to_the_contract(tmp_path):
     result = decode("--type", "jk", "--file", str(log))
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
-    expected = jk02.JK02_32S_V19_CELL_INFO_EXPECTED
+    expected = jk02_32s.JK02_32S_V19_CELL_INFO_EXPECTED
     assert values["frames"] == ["info", "cells"]
     assert values["voltage"] == expected["voltage"]
     assert values["current"] == expected["current"]

@@ -39,6 +39,7 @@ def test_status_decodes_every_field(name, frame, expected):
     assert sample.capacity == pytest.approx(expected["capacity_ah"])
     assert sample.charge == pytest.approx(expected["charge_ah"], abs=1e-3)  # sources round to mAh
     assert sample.power == pytest.approx(expected["power"])
+    assert sample.cycles == expected["cycles"]
     assert [round(v * 1000) for v in sample.cell_voltages] == expected["cell_voltages_mv"]
     assert list(sample.temperatures) == expected["temperatures"]
     assert sample.mosfet_temperature == expected["mosfet_temperature"]
@@ -125,14 +126,30 @@ def test_bad_checksum_is_dropped_and_counted(position):
     assert codec.feed(cap.STATUS_16S) == ["status"]  # and the next good frame still decodes
 
 
-def test_a_status_frame_too_short_for_its_cell_count_is_dropped():
-    # 40 cells claimed in a frame that holds 16: well framed, valid CRC, but the fields would be garbage.
+def test_a_status_frame_too_short_for_its_cell_count_is_reported_not_decoded():
+    # 40 cells claimed in a frame that holds 16: well framed, valid CRC, but a layout batmond cannot place.
     data = bytearray(cap.STATUS_16S[6:-4])
     data[3] = 40
+    frame = ant.response(ant.STATUS, 0, bytes(data))
     codec = AntCodec()
-    assert codec.feed(ant.response(ant.STATUS, 0, bytes(data))) == []
-    assert codec.stats.bad_checksum == 1
+    assert codec.feed(frame) == []
+    assert (codec.stats.unplaced, codec.stats.bad_checksum) == (1, 0)
+    assert codec.take_unplaced() == [frame]
     assert codec.sample() is None
+
+
+def test_temperatures_below_zero_keep_their_sign():
+    # No public ANT capture is below 0 °C; the words are i16 LE whole degrees (esphome-ant-bms casts them to
+    # int16_t, aiobmsble reads them signed). The 16S capture with its sensors, MOSFET and balancer set below zero:
+    data = bytearray(cap.STATUS_16S[6:-4])
+    sensors_at = ant.CELLS_AT - 6 + 2 * 16
+    for i, raw in enumerate((-1, -25, -39)):  # T1, T2, MOSFET (-40 is the unplugged value)
+        data[sensors_at + 2 * i : sensors_at + 2 * i + 2] = raw.to_bytes(2, "little", signed=True)
+    codec = AntCodec()
+    assert codec.feed(ant.response(ant.STATUS, 0, bytes(data))) == ["status"]
+    sample = codec.sample()
+    assert list(sample.temperatures) == [-1.0, -25.0]
+    assert sample.mosfet_temperature == -39.0
 
 
 def test_sample_is_consumed_once():

@@ -24,6 +24,10 @@ BASIC = [
     ("dp04_extended", [cap.JBD_DP04_BASIC_INFO_EXTENDED], cap.JBD_DP04_BASIC_INFO_EXTENDED_EXPECTED),
     ("sp25_no_ntc", [cap.JBD_SP25_BASIC_INFO_NO_NTC], cap.JBD_SP25_BASIC_INFO_NO_NTC_EXPECTED),
     ("jbdtool_split", cap.JBD_JBDTOOL_READ_SPLIT_BASIC, cap.JBD_JBDTOOL_BASIC_INFO_EXPECTED),
+    ("cell_overvoltage", [cap.JBD_BASIC_INFO_CELL_OVERVOLTAGE], cap.JBD_BASIC_INFO_CELL_OVERVOLTAGE_EXPECTED),
+    ("mosfet_lock", [cap.JBD_BASIC_INFO_MOSFET_SOFTWARE_LOCK], cap.JBD_BASIC_INFO_MOSFET_SOFTWARE_LOCK_EXPECTED),
+    ("esphome_annotated", [cap.JBD_ESPHOME_ANNOTATED_BASIC_INFO], cap.JBD_ESPHOME_ANNOTATED_BASIC_INFO_EXPECTED),
+    ("batmon_7s", [cap.JBD_BATMON_7S_BASIC_INFO], cap.JBD_BATMON_7S_BASIC_INFO_EXPECTED),
 ]  # fmt: skip
 
 
@@ -43,6 +47,38 @@ def test_basic_info_decodes_every_field(name, notifications, expected):
     assert sample.alarm_code == expected["protection_mask"]
     assert sample.switches == {"charge": expected["charge_mosfet"], "discharge": expected["discharge_mosfet"]}
     assert list(sample.temperatures) == pytest.approx(expected["temperatures"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "version"), [(cap.JBD_BASIC_INFO, "8.0"), (cap.JBD_SP25_BASIC_INFO_NO_NTC, "2.0")], ids=["sp04", "sp25"]
+)
+def test_software_version_as_esphome_states_it(frame, version):
+    # esphome-jbd-bms: "software version 8.0" (raw 0x80, frames.h) and "2.0" (raw 0x20, the SP25 log);
+    # jbdtool prints 12.8 for 0x80 (a listed disagreement).
+    codec = JbdCodec()
+    codec.feed(frame)
+    assert codec.info.sw_version == version
+
+
+def test_temperatures_below_zero_keep_their_sign():
+    # No public JBD capture is below 0 °C; NTC words are u16 BE in 0.1 K, so 0 °C is 2731 and anything below it
+    # is negative. The SP04 capture with its three NTCs at 0.0, -0.1 and -30.0 °C:
+    payload = bytearray(cap.JBD_BASIC_INFO[4:-3])
+    for i, raw in enumerate((2731, 2730, 2431)):
+        payload[23 + 2 * i : 25 + 2 * i] = raw.to_bytes(2, "big")
+    codec = JbdCodec()
+    assert codec.feed(jbd.response(jbd.BASIC_INFO, bytes(payload))) == ["basic"]
+    assert list(codec.sample().temperatures) == pytest.approx([0.0, -0.1, -30.0])
+
+
+def test_a_basic_info_shorter_than_its_ntc_count_is_reported_not_decoded():
+    payload = bytearray(cap.JBD_BASIC_INFO[4:-3])
+    payload[22] = 9  # nine NTCs claimed, three present
+    frame = jbd.response(jbd.BASIC_INFO, bytes(payload))
+    codec = JbdCodec()
+    assert codec.feed(frame) == []
+    assert (codec.stats.unplaced, codec.stats.bad_checksum) == (1, 0)
+    assert codec.take_unplaced() == [frame]
 
 
 @pytest.mark.parametrize(

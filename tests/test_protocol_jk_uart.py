@@ -14,6 +14,7 @@ FRAMES = [
     ("mpp_solar_14s", cap.MPP_SOLAR_14S, cap.MPP_SOLAR_14S_EXPECTED),
     ("esphome_14s", cap.ESPHOME_14S, cap.ESPHOME_14S_EXPECTED),
     ("esphome_13s_idle", cap.ESPHOME_13S_IDLE, cap.ESPHOME_13S_IDLE_EXPECTED),
+    ("jkbms_esp32_7s", cap.JKBMS_ESP32_7S, cap.JKBMS_ESP32_7S_EXPECTED),
 ]
 
 
@@ -94,11 +95,28 @@ def test_bad_checksum_is_dropped_and_counted():
     assert codec.feed(cap.MPP_SOLAR_14S) == ["status"]
 
 
-def test_well_framed_answer_without_a_voltage_is_counted_not_decoded():
+def test_well_framed_answer_without_a_voltage_is_reported_not_decoded():
+    frame = jk_uart.build_frame(bytes([0x85, 50]), frame_type=jk_uart.TYPE_REPLY)
     codec = JkUartCodec()
-    assert codec.feed(jk_uart.build_frame(bytes([0x85, 50]), frame_type=jk_uart.TYPE_REPLY)) == []
-    assert codec.stats.bad_checksum == 1
+    assert codec.feed(frame) == []
+    assert (codec.stats.unplaced, codec.stats.bad_checksum) == (1, 0)
+    assert codec.take_unplaced() == [frame]
     assert codec.sample() is None
+
+
+def test_temperatures_below_zero_in_a_whole_answer():
+    # The register notes (esphome-jk-bms docs/protocol-design-uart-ttl-gps-port.md): "0-140 (-40 to 100) The part
+    # exceeding 100 is negative temperature, such as 101 is negative 1 degree". No public capture is below zero:
+    # the esphome 14S answer with its power tube, box and battery probes set to 101, 125 and 140.
+    data = bytearray(cap.ESPHOME_14S[jk_uart.HEADER_LENGTH : -jk_uart.TRAILER_LENGTH])
+    for tag, raw in ((0x80, 101), (0x81, 125), (0x82, 140)):
+        at = data.index(bytes([tag, 0x00]))
+        data[at + 1 : at + 3] = raw.to_bytes(2, "big")
+    codec = JkUartCodec()
+    assert codec.feed(jk_uart.build_frame(bytes(data), frame_type=jk_uart.TYPE_REPLY)) == ["status"]
+    sample = codec.sample()
+    assert sample.mosfet_temperature == -1.0
+    assert list(sample.temperatures) == [-25.0, -40.0]
 
 
 def test_truncated_tag_never_raises():

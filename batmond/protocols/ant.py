@@ -98,6 +98,19 @@ class StatusLayout:
         return self.at(66) + 4  # through the power field, plus CRC and trailer
 
 
+def cycles(cycle_capacity_mah: int, design_capacity_uah: int) -> int | None:
+    """Whole cycles from the "total battery cycles capacity" (esphome-ant-bms: u32 mAh at 58+off).
+
+    The frame has no cycle counter. Its cycle capacity is the Ah full cycles moved over the pack's life (in
+    every public capture the mean of the accumulated charged and discharged Ah at 100+off and 96+off), so
+    divided by the design capacity it counts equivalent full cycles: aiobmsble derives its ANT cycle count the
+    same way (190 for its 22-cell capture).
+    """
+    if design_capacity_uah == 0:
+        return None
+    return cycle_capacity_mah * 1000 // design_capacity_uah
+
+
 def decode_status(frame: bytes) -> Sample | None:
     """The status frame (0x11) as a sample; ``None`` when the frame is too short for its own cell count."""
     if len(frame) < 10:
@@ -113,14 +126,16 @@ def decode_status(frame: bytes) -> Sample | None:
     mosfet = i16le(frame, lay.at(34))
     voltage = u16le(frame, lay.at(38)) / 100
     current = i16le(frame, lay.at(40)) / 10
+    design_uah = u32le(frame, lay.at(50))
     return Sample(
         voltage=voltage,
         current=current,
         power=float(i32le(frame, lay.at(62))),
         soc=float(u16le(frame, lay.at(42))),
         soh=float(u16le(frame, lay.at(44))),
-        capacity=u32le(frame, lay.at(50)) / 1e6,
+        capacity=design_uah / 1e6,
         charge=u32le(frame, lay.at(54)) / 1e6,
+        cycles=cycles(u32le(frame, lay.at(58)), design_uah),
         cell_voltages=tuple(u16le(frame, CELLS_AT + 2 * i) / 1000 for i in range(lay.cells)),
         temperatures=temperatures,
         mosfet_temperature=None if mosfet == ABSENT_TEMPERATURE else float(mosfet),
@@ -163,13 +178,13 @@ class AntCodec(Codec):
             if function == STATUS:
                 status = decode_status(frame)
                 if status is None:
-                    self._framer.stats.bad_checksum += 1
+                    self.unplaced(frame)  # shorter than its own cell and sensor counts need
                     continue
                 self._status = status
             elif function == DEVICE_INFO and u16le(frame, 3) == DEVICE_INFO_ADDRESS:
                 info = decode_device_info(frame)
                 if info is None:
-                    self._framer.stats.bad_checksum += 1
+                    self.unplaced(frame)
                     continue
                 self.info = info
             elif function != WRITE_ACK:

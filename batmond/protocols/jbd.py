@@ -80,6 +80,12 @@ def decode_basic_info(payload: bytes) -> Sample:
     )
 
 
+def software_version(raw: int) -> str:
+    """Byte 18 of the basic info: major and minor in the two nibbles (0x80 is 8.0, as esphome-jbd-bms reads it;
+    jbdtool prints 12.8, the byte over ten)."""
+    return f"{raw >> 4}.{raw & 0x0F}"
+
+
 def decode_cells(payload: bytes) -> tuple[float, ...]:
     return tuple(u16be(payload, i) / 1000 for i in range(0, len(payload) - 1, 2))
 
@@ -117,10 +123,11 @@ class JbdCodec(Codec):
                 continue
             if register == BASIC_INFO:
                 if len(payload) < 23 or len(payload) < 23 + 2 * payload[22]:
-                    self._framer.stats.bad_checksum += 1
+                    self.unplaced(frame)  # shorter than its own NTC count needs
                     continue
                 self._basic = decode_basic_info(payload)
                 self._switches = dict(self._basic.switches)
+                self.info = dataclasses.replace(self.info or DeviceInfo(), sw_version=software_version(payload[18]))
             elif register == CELL_VOLTAGES:
                 self._cells = decode_cells(payload)
             elif register == MODEL:

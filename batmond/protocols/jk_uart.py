@@ -21,6 +21,7 @@ TRAILER_LENGTH = 9  # record number, end marker, checksum
 MIN_FRAME, MAX_FRAME = HEADER_LENGTH + TRAILER_LENGTH, 1024
 READ_ALL, SOURCE_PC, SOURCE_BMS, TYPE_READ, TYPE_REPLY = 0x06, 0x03, 0x00, 0x00, 0x01
 CELLS_TAG = 0x79
+PACK_VOLTAGE = 0x83
 # Widths of the fixed-size tags (esphome-jk-bms register notes). An unknown tag ends the parse: its width is
 # unknown, so nothing after it can be located.
 TAG_WIDTHS = {
@@ -107,8 +108,8 @@ def decode_device_info(tags: dict[int, bytes]) -> DeviceInfo:
 
 
 def decode_sample(tags: dict[int, bytes]) -> Sample | None:
-    """The sample of one read-all answer; ``None`` when the answer lacks the pack voltage."""
-    if 0x83 not in tags:
+    """The sample of one read-all answer; ``None`` when it lacks the pack voltage or holds impossible values."""
+    if PACK_VOLTAGE not in tags:
         return None
 
     def word(tag: int) -> int | None:
@@ -124,7 +125,7 @@ def decode_sample(tags: dict[int, bytes]) -> Sample | None:
     if capacity_raw is not None and capacity_raw > MAX_CAPACITY_AH:
         return None
     cells = tuple(mv / 1000 for mv in millivolts)
-    voltage = u16be(tags[0x83], 0) / 100
+    voltage = u16be(tags[PACK_VOLTAGE], 0) / 100
     raw_current = word(0x84)
     protocol = word(0xC0)
     amps = (
@@ -163,9 +164,12 @@ class JkUartCodec(Codec):
         kinds = []
         for frame in self._framer.feed(data):
             tags = parse_tags(frame[HEADER_LENGTH:-TRAILER_LENGTH])
+            if PACK_VOLTAGE not in tags:
+                self.unplaced(frame)  # well framed, but not a status answer this codec can read
+                continue
             sample = decode_sample(tags)
             if sample is None:
-                self._framer.stats.bad_checksum += 1  # well framed but not a status answer we can read
+                self._framer.stats.bad_checksum += 1  # a status answer whose values are impossible
                 continue
             self._sample = sample
             self.info = decode_device_info(tags)

@@ -15,7 +15,8 @@ decoded here from the offsets in the task brief ("DERIVED").
 
 Notes / surprises:
   * Software version byte 0x80 is reported as 8.0 by syssi/esphome-jbd-bms (nibbles) but as
-    12.8 by jbdtool (decimal 128 / 10) in the same repository's docs/debug.txt.
+    12.8 by jbdtool (decimal 128 / 10) in the same repository's docs/debug.txt. The nibble reading is the one
+    esphome's log states for the SP25 capture too (raw 0x20 = "2.0"); batmond follows it.
   * JBD_DP04_BASIC_INFO_EXTENDED has payload length 0x22 (34): after its single NTC come 9
     more bytes (00 00 00 4e 20 4a df 00 00) that the classic layout does not describe; a
     parser must use the length byte, not assume 23 + 2 * ntc_count.
@@ -276,3 +277,116 @@ JBD_JBDTOOL_READ_GARBAGE_MODEL = [
 ]
 # SRC: DeviceName JBD-SP04S034-L4S-200A-B-U.
 JBD_JBDTOOL_READ_GARBAGE_MODEL_EXPECTED = {"register": 0x05, "model": "JBD-SP04S034-L4S-200A-B-U"}
+
+# ---------------------------------------------------------------------------
+# Protection states (esphome-jbd-bms gtest frames)
+# ---------------------------------------------------------------------------
+# Source: github.com/syssi/esphome-jbd-bms tests/components/jbd_bms_ble/frames.h, HWINFO_FRAME_CELL_OVERVOLTAGE
+#   ("real hardware capture (BLE log)": 4S 280 Ah, cell over-voltage protection active). The source gives the
+#   payload; the frame around it (DD 03 00 1D … checksum 77) is built as every 0x03 answer is.
+JBD_BASIC_INFO_CELL_OVERVOLTAGE = bytes.fromhex(
+    "dd03001d059400006d606d6000082c7c00000000000180640204030b820b7c0b77fa7c77"
+)
+# SRC (frames.h comment): voltage 14.28, current 0.00, charge_ah 280.00, capacity_ah 280.00, cycles 8, soc 100,
+#   balance 0, errors 0x0001 (cell over-voltage protection), software version 8.0, operation status 0x02
+#   (discharging only), cell_count 4, ntc_count 3, temperatures 21.5/20.9/20.4. DERIVED: production_date.
+JBD_BASIC_INFO_CELL_OVERVOLTAGE_EXPECTED = {
+    "register": 0x03,
+    "voltage": 14.28,
+    "current": 0.0,
+    "charge_ah": 280.0,
+    "capacity_ah": 280.0,
+    "cycles": 8,
+    "production_date": (2022, 3, 28),
+    "balance_mask": 0,
+    "protection_mask": 0x0001,
+    "sw_version_raw": 0x80,
+    "soc": 100,
+    "charge_mosfet": False,
+    "discharge_mosfet": True,
+    "cell_count": 4,
+    "ntc_count": 3,
+    "temperatures": [21.5, 20.9, 20.4],
+}
+
+# Source: same file, HWINFO_FRAME_MOSFET_SOFTWARE_LOCK ("real hardware capture (README.md example output)").
+JBD_BASIC_INFO_MOSFET_SOFTWARE_LOCK = bytes.fromhex(
+    "dd03001d060b000001ed01f400002c7c00000000100080630204030ba00b9d0b98fa5577"
+)
+# SRC: voltage 15.47, current 0.00, charge_ah 4.93, capacity_ah 5.00, cycles 0, soc 99, balance 0,
+#   errors 0x1000 (MOSFET software lock), software version 8.0, operation status 0x02, cell_count 4,
+#   ntc_count 3, temperatures 24.5/24.2/23.7. DERIVED: production_date.
+JBD_BASIC_INFO_MOSFET_SOFTWARE_LOCK_EXPECTED = {
+    "register": 0x03,
+    "voltage": 15.47,
+    "current": 0.0,
+    "charge_ah": 4.93,
+    "capacity_ah": 5.0,
+    "cycles": 0,
+    "production_date": (2022, 3, 28),
+    "balance_mask": 0,
+    "protection_mask": 0x1000,
+    "sw_version_raw": 0x80,
+    "soc": 99,
+    "charge_mosfet": False,
+    "discharge_mosfet": True,
+    "cell_count": 4,
+    "ntc_count": 3,
+    "temperatures": [24.5, 24.2, 23.7],
+}
+
+# ---------------------------------------------------------------------------
+# Frames quoted by batmon-ha's fixtures
+# ---------------------------------------------------------------------------
+# Source: github.com/fl4p/batmon-ha bmslib/test/data/jbd_fixtures.py SYSSI_3CELL, quoting the annotated example in
+#   syssi/esphome-jbd-bms components/jbd_bms/jbd_bms.cpp (per-byte values in its comments).
+JBD_ESPHOME_ANNOTATED_BASIC_INFO = bytes.fromhex(
+    "dd03001d0617000001f301f400002c7c00000000000080640304030b8d0b8c0b88fa8577"
+)
+# SRC (the annotations): voltage 15.59, current 0.00, charge_ah 4.99, capacity_ah 5.00, cycles 0, balance 0,
+#   protection 0, version 0x80, soc 100, MOSFETs charge + discharge on, 4 cells, 3 NTCs, 22.6 / 22.5 / 22.1 °C.
+#   (batmon-ha's own expected soc 99.8 is re-derived from charge / capacity, not the frame's byte.)
+JBD_ESPHOME_ANNOTATED_BASIC_INFO_EXPECTED = {
+    "register": 0x03,
+    "voltage": 15.59,
+    "current": 0.0,
+    "charge_ah": 4.99,
+    "capacity_ah": 5.0,
+    "cycles": 0,
+    "production_date": (2022, 3, 28),
+    "balance_mask": 0,
+    "protection_mask": 0,
+    "sw_version_raw": 0x80,
+    "soc": 100,
+    "charge_mosfet": True,
+    "discharge_mosfet": True,
+    "cell_count": 4,
+    "ntc_count": 3,
+    "temperatures": [22.6, 22.5, 22.1],
+}
+
+# Source: same file, DUMMY_7CELL ("captured by batmon-ha author from a 7s pack", bmslib/models/dummy.py JBDDummy).
+JBD_BATMON_7S_BASIC_INFO = bytes.fromhex("dd03001b0a50fda4b717dac000002cf300000000000016540308020b7d0b77f8e277")
+# SRC: voltage 26.40, charge_ah 468.71, capacity_ah 560.00, cycles 0, temperatures 21.0 / 20.4, charge and
+#   discharge on. batmon-ha states current +6.04 A: its JBD driver negates the current word (bmslib/models/jbd.py:
+#   "current=-int.from_bytes(...)"). The word is 0xFDA4 = -604 x 10 mA; by the JBD protocol document and
+#   esphome-jbd-bms a negative current is discharging, so batmond reports -6.04 A (a listed disagreement).
+#   DERIVED: current, soc 84, production_date, sw_version_raw 0x16, cell_count 8, ntc_count 2.
+JBD_BATMON_7S_BASIC_INFO_EXPECTED = {
+    "register": 0x03,
+    "voltage": 26.4,
+    "current": -6.04,
+    "charge_ah": 468.71,
+    "capacity_ah": 560.0,
+    "cycles": 0,
+    "production_date": (2022, 7, 19),
+    "balance_mask": 0,
+    "protection_mask": 0,
+    "sw_version_raw": 0x16,
+    "soc": 84,
+    "charge_mosfet": True,
+    "discharge_mosfet": True,
+    "cell_count": 8,
+    "ntc_count": 2,
+    "temperatures": [21.0, 20.4],
+}

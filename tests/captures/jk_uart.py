@@ -99,3 +99,29 @@ ESPHOME_13S_IDLE_EXPECTED = {
     "mosfet_temperature": 26.0,
     "switches": {"charge": False, "discharge": False, "balance": False},
 }
+
+# ---------------------------------------------------------------------------
+# JK-B1A8S20P, 7S, firmware 11.XA_S11.51
+# ---------------------------------------------------------------------------
+# Source: github.com/Kenura-R-Gunarathna/jkbms-esp32 README.md ("### Response" to the documented request). The
+#   source gives the bytes only: every value is DERIVED (cells sum to 26.58 V = tag 0x83).
+JKBMS_ESP32_7S = bytes.fromhex(
+    "4e570106000000000600017915010ed2020ed2030ed2040ed2050edb060edb070edb80001c81001c82001c830a62840000855a8602"
+    "87000089000000058a00078b00008c00038e0b7c8f07b6901068911054920003930b04940b2295000396012c9700c898012c990019"
+    "9a001e9b0bb89c000a9d019e00649f0050a00046a1003ca20014a30046a40046a5ffeca6fff6a7ffeca8fff6a907aa00000075ab01"
+    "ac01ad03ccae01af01b0000ab114b231323334353600000000b300b4496e707574205573b532343037b600000819b731312e58415f"
+    "5331312e35315f5f5fb800b900000075ba496e707574205573657264614a4b5f423141385332305000c001000000006800004d89"
+)
+JKBMS_ESP32_7S_EXPECTED = {
+    "cell_voltages_mv": [3794, 3794, 3794, 3794, 3803, 3803, 3803],
+    "voltage": 26.58,
+    "current": 0.0,
+    "soc": 90.0,
+    "cycles": 0,
+    "capacity_ah": 117.0,
+    "temperatures": [28.0, 28.0],
+    "mosfet_temperature": 28.0,
+    "switches": {"charge": True, "discharge": True, "balance": False},
+    "sw_version": "11.XA_S11.51",
+    "model": "Input UserdaJK_B1A8S20P",
+}

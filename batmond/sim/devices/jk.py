@@ -89,15 +89,18 @@ class SimulatedJk(SimulatedBms):
         data = bytearray(jk.FRAME_LENGTH)
         for i, volts in enumerate(b.cell_voltages[: lay.cell_slots]):
             struct.pack_into("<H", data, 6 + 2 * i, round(volts * 1000))
-        struct.pack_into("<I", data, lay.cell_mask, (1 << min(b.cells, lay.cell_slots)) - 1)
-        struct.pack_into("<h", data, lay.mosfet_temperature, round(b.mosfet_temperature * 10))
+        cells_mv = [round(v * 1000) for v in b.cell_voltages[: lay.cell_slots]]
+        struct.pack_into("<I", data, lay.cell_mask, (1 << len(cells_mv)) - 1)
+        struct.pack_into("<H", data, lay.cell_average, round(sum(cells_mv) / len(cells_mv)))
+        struct.pack_into("<h", data, lay.mosfet.offset, round(b.mosfet_temperature * 10))
         voltage = sum(round(v * 1000) for v in b.cell_voltages)
         struct.pack_into("<I", data, lay.voltage, voltage)
         struct.pack_into("<i", data, lay.current, round(b.current * 1000))
-        for offset, temperature in zip(lay.temperatures, b.temperatures, strict=False):
-            struct.pack_into("<h", data, offset, round(temperature * 10))
-        for offset in lay.extra_temperatures:
-            struct.pack_into("<h", data, offset, jk.ABSENT_TEMPERATURE)
+        # The pack's probes are fitted and marked present; the board's others are not fitted (mask bit clear).
+        fitted = lay.probes[: len(b.temperatures)]
+        for probe, temperature in zip(fitted, b.temperatures, strict=True):
+            struct.pack_into("<h", data, probe.offset, round(temperature * 10))
+        data[lay.probes_present] = sum(1 << probe.present_bit for probe in (lay.mosfet, *fitted))
         data[lay.soc] = round(b.soc)
         struct.pack_into("<I", data, lay.charge, round(b.remaining_ah * 1000))
         struct.pack_into("<I", data, lay.capacity, round(b.capacity_ah * 1000))

@@ -1,18 +1,20 @@
-"""Real JK02 BLE captures from public sources (facts only: bytes and the values the source states).
+"""Real JK02 BLE captures of the 32-cell layout (firmware >= 11) from public sources (facts only: bytes and the
+values the source states). The 24-cell layout is in jk02_24s.py.
 
-Every frame below is a complete, reassembled notification payload as published by
-its source; none was edited here. Checksums were verified: sum(frame[0:299]) & 0xFF
-== frame[299] for all of them.
+Every frame below is a complete, reassembled notification payload as published by its source. Checksums were
+verified: sum(frame[0:299]) & 0xFF == frame[299] for all of them. The frames under "Edited by the source" are
+edits that aiobmsble's own tests make to a capture (named there), re-checksummed as that test does.
 
 Key legend used in the *_EXPECTED dicts (units: V, A, Ah, degC, mV, s):
     voltage, current (+ = charging), soc, soh, cell_count, enabled_cell_mask,
     cell_voltages_mv, temperatures ([T1, T2]), mosfet_temperature, charge_ah
     (remaining), capacity_ah (nominal), cycles, balance_current, charge_mosfet,
-    discharge_mosfet, total_runtime_s, error_mask, temps_254_256_258 (32S, raw 0.1 degC
-    words at bytes 254/256/258, in that order).
+    discharge_mosfet, total_runtime_s, error_mask,
+    temps_254_256_258 (raw 0.1 degC words at bytes 254/256/258, in that order:
+    T5, T4, T3).
 Each dict carries a comment saying which keys the source states ("SRC") and which
-were decoded here from the JK02 offsets in the task brief ("DERIVED"). Derived
-values were checked to agree with every source-stated value for the same frame.
+were decoded here from the JK02 offsets ("DERIVED"). Derived values were checked to
+agree with every source-stated value for the same frame.
 
 Notes / surprises:
   * frames_jk02_32s_v11.h in syssi/esphome-jk-bms is named after the JK02_32S
@@ -20,269 +22,25 @@ Notes / surprises:
     (same device as the v14 file). A genuine SW 11.x capture is
     JK02_32S_SW1148_* (from aiobmsble).
   * In every 32S capture here byte 254 equals the MOSFET temperature at byte 144;
-    aiobmsble labels byte 254 as a second MOSFET sensor, not "T5".
-  * The firmware's own delta-cell field (byte 60 / 76) is sometimes 1 mV smaller than
-    max-min of the cell list (e.g. 24S V10: field 5 mV, max-min 6 mV; V15: 16 vs 17).
-    esphome states max-min, aiobmsble states the field.
+    aiobmsble types byte 254 as a second MOSFET sensor, esphome-jk-bms's protocol document as "Temperature
+    Sensor 5" (the PB display traffic in its docs/display-protocol/traffic3.md shows a "Battery T5" of 20.1 °C
+    next to "MOS Temp" 21.7 °C, so it is a probe of its own). batmond follows the document.
+  * Byte 214 is the probe-present mask: 0xFF in every capture. esphome-jk-bms's document: bit 0 MOSFET, bits
+    1-5 T1-T5. aiobmsble reads bit 3 for byte 254 and bit 5 for byte 258 (T5 and T3 swapped). The document
+    names it "Temperature sensor absent bitmask", but a set bit means present: every capture has all bits set
+    and real readings on those probes, and aiobmsble hides a probe whose bit is clear.
+  * On SW 11.48 bytes 256/258 (T4/T3) are 0 although the mask marks them present: these probes came with
+    firmware 14 (aiobmsble reads them from 14 on).
+  * The firmware's own delta-cell field (byte 76) is sometimes 1 mV smaller than
+    max-min of the cell list (V15: 16 vs 17). esphome states max-min, aiobmsble states the field.
   * aiobmsble reads the serial number as only bytes 86..93 (8 chars); the full
-    NUL-padded field 86..101 is longer (e.g. "2032816012" vs aiobmsble "20328160").
+    NUL-padded field 86..101 is longer.
   * JK02_32S_SW1905_DEVICE_INFO_WITH_TRAILER is 324 bytes: the 300-byte frame is
     followed in the same capture by a 20-byte "BMS ready" message
     (aa 55 90 eb c8 01 01 00*12 44) and the BLE module's "AT\\r\\n".
-  * The raw u32 "power" word (24S byte 122 / 32S byte 154) is unsigned: it is
+  * The raw u32 "power" word (byte 154) is unsigned: it is
     positive while discharging (e.g. SW1148: 187.232 W at -7.063 A).
 """
-
-# ---------------------------------------------------------------------------
-# JK02_24S (software < 11)
-# ---------------------------------------------------------------------------
-
-# Source: github.com/syssi/esphome-jk-bms tests/components/jk_bms_ble/frames_jk02_24s_v10.h
-#   (DEVICE_INFO_JK02_24S_V10; JK-B2A24S20P, HW 10.XG, SW 10.07). Same bytes also in
-#   docs/pdus/JK-B2A24S20P-10.07-BLE-JK02.txt (first frame).
-JK02_24S_V10_DEVICE_INFO = bytes.fromhex(
-    "55aaeb9003fc4a4b2d4232413234533230500000000031302e58470000003130"
-    "2e30370000002c1b0400010000004a4b2d423241323453323050000000003132"
-    "3334000000000000000000000000323230353131000032303431383033303238"
-    "003030303000496e707574205573657264617461000031323334353600000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000fc"
-)
-# SRC: model, hw_version, sw_version. DERIVED: device_name, serial_number.
-JK02_24S_V10_DEVICE_INFO_EXPECTED = {
-    "frame_type": 0x03,
-    "model": "JK-B2A24S20P",
-    "hw_version": "10.XG",
-    "sw_version": "10.07",
-    "device_name": "JK-B2A24S20P",
-    "serial_number": "2041803028",
-}
-
-# Source: same file, CELL_INFO_JK02_24S_V10 (also docs/pdus/JK-B2A24S20P-10.07-BLE-JK02.txt, third frame).
-JK02_24S_V10_CELL_INFO = bytes.fromhex(
-    "55aaeb9002fcd40cd00ccf0cd00cd00ccf0ccf0cd10cd00ccf0cd00ccf0cd20c"
-    "d40ccf0ccf0cd00ccf0cd10cd20cd20cd20cd50cd10cffffff00d10c05000003"
-    "64006c00680063005f005d005b005e007f0079006b006f006f00680064006000"
-    "5b00580058005b0060006500680061000000000000008f330100000000000000"
-    "0000cf00cf00ea0000000000005534a7000050c3000000000000f93400006400"
-    "40051c1c040001008506000000000000000000000000070001000000fa030000"
-    "000000d23f4000000000e204000000000001000300001a192900000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "000000000000000000000043"
-)
-# SRC (header comment + jk_bms_ble_jk02_24s_v10_test.cpp): voltage, current, soc, soh,
-#   cell_count, temperatures, mosfet_temperature, charge_ah, capacity_ah, cycles,
-#   total_runtime_s, charge_mosfet (on), discharge_mosfet (off), cells 1/2/3/23
-#   (3.284/3.280/3.279/3.285 V), min 3.279 V (#3), max 3.285 V (#23), delta 0.006 V.
-# DERIVED: enabled_cell_mask, remaining cell_voltages_mv, balance_current, error_mask.
-JK02_24S_V10_CELL_INFO_EXPECTED = {
-    "frame_type": 0x02,
-    "voltage": 78.735,
-    "current": 0.0,
-    "soc": 85,
-    "soh": 100,
-    "cell_count": 24,
-    "enabled_cell_mask": 0x00FFFFFF,
-    "cell_voltages_mv": [
-        3284,
-        3280,
-        3279,
-        3280,
-        3280,
-        3279,
-        3279,
-        3281,
-        3280,
-        3279,
-        3280,
-        3279,
-        3282,
-        3284,
-        3279,
-        3279,
-        3280,
-        3279,
-        3281,
-        3282,
-        3282,
-        3282,
-        3285,
-        3281,
-    ],
-    "temperatures": [20.7, 20.7],
-    "mosfet_temperature": 23.4,
-    "charge_ah": 42.804,
-    "capacity_ah": 50.0,
-    "cycles": 0,
-    "balance_current": 0.0,
-    "charge_mosfet": True,
-    "discharge_mosfet": False,
-    "total_runtime_s": 269340,
-    "error_mask": 0,
-}
-
-# Source: same file, CELL_INFO_JK02_24S_V10_NEG_TEMPS (13 cells enabled, sub-zero T1/T2).
-JK02_24S_V10_CELL_INFO_NEG_TEMPS = bytes.fromhex(
-    "55aaeb900273dc0cdb0cdc0cdc0cd80cdc0cdb0cdc0cdc0cdc0cdc0cdc0cdb0c"
-    "00000000000000000000000000000000000000000000ff1f0000db0c04000004"
-    "3900390039003900380039003800390038003800380038003800000000000000"
-    "0000000000000000000000000000000000000000000022a70000000000000000"
-    "0000e1ffe3ff050000000000002fc0f60000a003020038000000b81272006400"
-    "850803423b010000a406000000000000000000000000070001000000fa030000"
-    "000029143c4000000000e2040000000000010005000096676f0b000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "000000000000000000000066"
-)
-# SRC: voltage, current, soc, soh, cell_count, temperatures, mosfet_temperature, cycles,
-#   charge_mosfet (off), discharge_mosfet (off), min 3.288 V (#5), max 3.292 V (#1).
-# DERIVED: enabled_cell_mask, cell_voltages_mv, charge_ah, capacity_ah, balance_current,
-#   total_runtime_s, error_mask.
-JK02_24S_V10_CELL_INFO_NEG_TEMPS_EXPECTED = {
-    "frame_type": 0x02,
-    "voltage": 42.786,
-    "current": 0.0,
-    "soc": 47,
-    "soh": 100,
-    "cell_count": 13,
-    "enabled_cell_mask": 0x00001FFF,
-    "cell_voltages_mv": [3292, 3291, 3292, 3292, 3288, 3292, 3291, 3292, 3292, 3292, 3292, 3292, 3291],
-    "temperatures": [-3.1, -2.9],
-    "mosfet_temperature": 0.5,
-    "charge_ah": 63.168,
-    "capacity_ah": 132.0,
-    "cycles": 56,
-    "balance_current": 0.0,
-    "charge_mosfet": False,
-    "discharge_mosfet": False,
-    "total_runtime_s": 20660739,
-    "error_mask": 0,
-}
-
-# Source: github.com/syssi/esphome-jk-bms docs/pdus/JK-B2A24S20P-10.07-BLE-JK02.txt (second frame,
-#   type 0x01 settings; same device as JK02_24S_V10_*). The source gives bytes only.
-JK02_24S_V10_SETTINGS = bytes.fromhex(
-    "55aaeb9001fc58020000280a0000780a0000de0d0000480d0000050000000000"
-    "0000000000000000000000000000f609000050c300001e0000003c00000020bf"
-    "02002c0100003c0000003c000000bc02000058020000f4010000580200002602"
-    "0000000000000a00000084030000bc0200001800000001000000000000000000"
-    "000050c30000e8030000b80b0000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "000000000000000000000074"
-)
-# DERIVED (all), as u32 LE at the offsets documented in esphome's decode_jk02_settings_():
-#   10 cell UVP, 14 UVPR, 18 OVP, 22 OVPR, 26 balance trigger, 46 power-off V (all mV),
-#   50 max charge / 62 max discharge / 78 max balance current (mA), 114 cell count,
-#   118/122/126 charge/discharge/balancer switch, 130 nominal capacity (mAh),
-#   138 balance start voltage (mV). Switches agree with the cell-info frame above
-#   (charging on, discharging off) and capacity with its 50.0 Ah.
-JK02_24S_V10_SETTINGS_EXPECTED = {
-    "frame_type": 0x01,
-    "cell_uvp_v": 2.6,
-    "cell_uvpr_v": 2.68,
-    "cell_ovp_v": 3.55,
-    "cell_ovpr_v": 3.4,
-    "balance_trigger_v": 0.005,
-    "power_off_v": 2.55,
-    "max_charge_current_a": 50.0,
-    "max_discharge_current_a": 180.0,
-    "max_balance_current_a": 0.7,
-    "cell_count": 24,
-    "charge_switch": True,
-    "discharge_switch": False,
-    "balancer_switch": False,
-    "nominal_capacity_ah": 50.0,
-    "balance_start_v": 3.0,
-}
-
-# Source: github.com/patman15/aiobmsble tests/bms/test_jikong_bms.py, _PROTO_DEFS["JK02_24S"]["dev"]
-#   (comment: "JK02_24S (SW: 10.08)").
-JK02_24S_SW1008_DEVICE_INFO = bytes.fromhex(
-    "55aaeb9003794a4b2d4232413230533230500000000031302e58470000003130"
-    "2e3038000000e4e76c03110000004a4b2d424d532d4100000000000000003132"
-    "3334000000000000000000000000323230373031000032303332383136303132"
-    "0030303030004d6172696f000000000000000061000031323334353600000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "000000000000000000000093"
-)
-# SRC (_DEV_DEFS): model, hw_version, sw_version, device_name; aiobmsble states serial
-#   "20328160" (bytes 86..93 only). DERIVED: full serial_number field 86..101.
-JK02_24S_SW1008_DEVICE_INFO_EXPECTED = {
-    "frame_type": 0x03,
-    "model": "JK-B2A20S20P",
-    "hw_version": "10.XG",
-    "sw_version": "10.08",
-    "device_name": "JK-BMS-A",
-    "serial_number": "2032816012",
-}
-
-# Source: same file, _PROTO_DEFS["JK02_24S"]["cell"] — charging at +2.329 A, 16 of 24 slots used.
-JK02_24S_SW1008_CELL_INFO = bytes.fromhex(
-    "55aaeb9002c8ee0cf20cf10cf00cf00cec0cf00ced0ced0ced0ced0cf00cf10c"
-    "ed0cee0ced0c00000000000000000000000000000000ffff0000ef0c05000109"
-    "360037003900380037003700350041004200360037003a003800340036003700"
-    "00000000000000000000000000000000000000000000ebce0000c70d02001909"
-    "0000b500ba00e4000000020000385dba0100101503003c000000a465b9006400"
-    "d9028be86c030101b30600000000000000000000000007000100000023040b00"
-    "00009f19404000000000e2040000000000010003000083d53700000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000bd"
-)
-# SRC (_RESULT_DEFS["JK02_24S"]): voltage, current, soc, soh, cell_count, cell_voltages_mv,
-#   temperatures (18.1, 18.6), mosfet_temperature (22.8), charge_ah, capacity_ah (202),
-#   cycles, balance_current, charge_mosfet, discharge_mosfet, error_mask (problem_code 0),
-#   delta 0.005 V (firmware field; max-min of the cell list is 6 mV).
-# DERIVED: enabled_cell_mask, total_runtime_s.
-JK02_24S_SW1008_CELL_INFO_EXPECTED = {
-    "frame_type": 0x02,
-    "voltage": 52.971,
-    "current": 2.329,
-    "soc": 56,
-    "soh": 100,
-    "cell_count": 16,
-    "enabled_cell_mask": 0x0000FFFF,
-    "cell_voltages_mv": [
-        3310,
-        3314,
-        3313,
-        3312,
-        3312,
-        3308,
-        3312,
-        3309,
-        3309,
-        3309,
-        3309,
-        3312,
-        3313,
-        3309,
-        3310,
-        3309,
-    ],
-    "temperatures": [18.1, 18.6],
-    "mosfet_temperature": 22.8,
-    "charge_ah": 113.245,
-    "capacity_ah": 202.0,
-    "cycles": 60,
-    "balance_current": 0.002,
-    "charge_mosfet": True,
-    "discharge_mosfet": True,
-    "total_runtime_s": 57469067,
-    "error_mask": 0,
-}
 
 # ---------------------------------------------------------------------------
 # JK02_32S (software >= 11)
@@ -814,14 +572,190 @@ JK02_32S_SW1927_CELL_INFO_EXPECTED = {
     "temps_254_256_258": (26.2, 24.5, 24.0),
 }
 
-# Source: github.com/patman15/aiobmsble tests/bms/test_jikong_bms.py, _PROTO_DEFS["JK02_24S"]["ack"]
-#   — "ACKnowledge message with attached AT\r\n message (needs to be filtered)": the 20-byte
-#   BMS-ready/ack message (command header aa 55 90 eb, type 0xC8) followed by the BLE module's
-#   b"AT\r\n". Not a 55 aa eb 90 frame; a framer must skip it.
-JK02_READY_ACK_WITH_AT = bytes.fromhex("aa5590ebc801010000000000000000000000004441540d0a")
-
-ALL_FRAMES = {
-    name: value
-    for name, value in dict(globals()).items()
-    if name.startswith("JK02_") and isinstance(value, bytes) and len(value) == 300
+# Source: github.com/patman15/aiobmsble tests/bms/test_jikong_bms.py, _PROTO_DEFS["JK02_32S_v15"]["dev"]
+#   (a second SW 15.38 board: JK_PB2A16S20P, HW 15A).
+JK02_32S_SW1538_DEVICE_INFO = bytes.fromhex(
+    "55aaeb9003214a4b5f5042324131365332305000000031354100000000003135"
+    "2e33380000002048010005000000343130313834393235353500500000003132"
+    "3334000000000000000000000000323530323130000034313031383439323535"
+    "3500303030004a4b2d424d530000000000000000000037313230330000000000"
+    "0000000000004a4b2d424d5300000000000000000000feffffff8fe91d020000"
+    "0000901f00000000c0d8e7fe3f00000100000000000000000002ff6700000000"
+    "00000000000000000000ff0f000000000000000000000000000001ff67000000"
+    "0000000000000000000009080001640000005f0000003c000000320000000000"
+    "000000000000100e00000a50011e0000000000000000000000000000000000fe"
+    "9fe9ff0f00000000000000f1"
+)
+# SRC (_DEV_DEFS["JK02_32S_v15"]): model, hw_version, sw_version, device_name; serial "41018492" (8 chars).
+# DERIVED: full serial_number field.
+JK02_32S_SW1538_DEVICE_INFO_EXPECTED = {
+    "frame_type": 0x03,
+    "model": "JK_PB2A16S20P",
+    "hw_version": "15A",
+    "sw_version": "15.38",
+    "device_name": "41018492555",
+    "serial_number": "41018492555",
 }
+
+# ---------------------------------------------------------------------------
+# JK_B2A8S30P, HW 19H, SW 19.04 (8S), batmon-ha issue #377
+# ---------------------------------------------------------------------------
+# Source: github.com/fl4p/batmon-ha bmslib/test/data/jk_issue377.py, FRAME_03_DEVINFO ("Real JK BLE notify bytes
+#   captured in issue #377 (JK_B2A8S30P, sw 19.04)"). SRC: model, sw_version. DERIVED: hw_version, serial.
+JK02_32S_SW1904_DEVICE_INFO = bytes.fromhex(
+    "55aaeb9003004a4b5f4232413853333050000000000031394800000000003139"
+    "2e3034000000c538ef0106000000353034313835373441323032353334003132"
+    "3334000000000000000000000000323530363239000035303431383537344132"
+    "3032353334004a4b2d424d530000000000000000000036313734373700000000"
+    "0000000000004a4b2d424d5300000000000000000000ffffffff1fa90f020000"
+    "0000901f00000000c0d8e7333c00000000000000000000000100ff6700000000"
+    "00000000000000000000ff0f000000000000000000000000000001ff67000000"
+    "0000000000000000000009080001640000005f0000003c000000320000000000"
+    "000000000000100e00000532011e0a00000000000000000000000000000000fe"
+    "9f29860b000000000000001b"
+)
+JK02_32S_SW1904_DEVICE_INFO_EXPECTED = {
+    "frame_type": 0x03,
+    "model": "JK_B2A8S30P",
+    "hw_version": "19H",
+    "sw_version": "19.04",
+    "serial_number": "50418574A202534",
+}
+
+# Source: same file, FRAME_02_STATUS. Its T3/T4 words (bytes 258/256) hold the absent value -200.0 °C while the
+#   mask (byte 214) is 0xFF: a board with T1, T2, T5 and the MOSFET probe fitted.
+# SRC (test_jk_framing.py): "8s LFP pack, ~26.9 V in the log", current within ±1 A, SoC within 0..100.
+# DERIVED: the rest.
+JK02_32S_SW1904_CELL_INFO = bytes.fromhex(
+    "55aaeb900295270d260d260d260d2d0d2a0d2c0d270d00000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000ff000000280d07000401480044003a0041003e0039003e003d00"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000002801000000003f69000000000000bd01"
+    "0000150113010000000000000063592d0400273804000b0000008e6831006300"
+    "0000307fef0101010000000000000000000000000000ff00010000003b240400"
+    "0000f99e3e4000000000860a0000000001010a0100003fc00200000000002801"
+    "30f830f84b246c460000b30300008051010000000001000000000000000000fe"
+    "ff7fdc0f0100800b01000061"
+)
+JK02_32S_SW1904_CELL_INFO_EXPECTED = {
+    "frame_type": 0x02,
+    "voltage": 26.943,
+    "current": 0.445,
+    "soc": 99,
+    "soh": 99,
+    "cell_count": 8,
+    "enabled_cell_mask": 0x000000FF,
+    "cell_voltages_mv": [3367, 3366, 3366, 3366, 3373, 3370, 3372, 3367],
+    "temperatures": [27.7, 27.5],
+    "mosfet_temperature": 29.6,
+    "charge_ah": 273.753,
+    "capacity_ah": 276.519,
+    "cycles": 11,
+    "balance_current": 0.0,
+    "charge_mosfet": True,
+    "discharge_mosfet": True,
+    "error_mask": 0,
+    "temps_254_256_258": (29.6, -200.0, -200.0),
+}
+
+# ---------------------------------------------------------------------------
+# mpp-solar test responses (no device info, no stated values)
+# ---------------------------------------------------------------------------
+# Source: github.com/jblance/mpp-solar mppsolar/protocols/jk02_32.py, getCellData "test_responses" [0] and [1]: two
+#   8S cell-info frames of a 280 Ah pack. The source states no decoded values: DERIVED (cells, voltage, current,
+#   SoC, cycles). Frame [0]'s average-cell field (3129 mV) lags the mean of its cells (3126.25 mV) by 2.75 mV.
+JK02_32S_MPP_SOLAR_CELL_INFO_0 = bytes.fromhex(
+    "55aaeb900261360c380c290c3a0c350c3a0c380c3a0c00000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000ff000000390c1c00030238003900380038003800380037003800"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "00000000000000000000000000000000dc0000000000c5610000b245030088de"
+    "ffffd400ca00000000000000000000000000c04504000b000000f2e030006400"
+    "0000ae17300001010000000000000000000000000000ff0001000000fc032300"
+    "2a00cafa404000000000c609a11b00010001bb0500008ad44f0000000000dc00"
+    "00000000000000000000000000000000000000000000000000000000000000fe"
+    "ff7fdc0f0100000000000051"
+)
+JK02_32S_MPP_SOLAR_CELL_INFO_0_EXPECTED = {
+    "voltage": 25.029,
+    "current": -8.568,
+    "soc": 0,
+    "cycles": 11,
+    "capacity_ah": 280.0,
+    "cell_voltages_mv": [3126, 3128, 3113, 3130, 3125, 3130, 3128, 3130],
+    "temperatures": [21.2, 20.2],
+    "mosfet_temperature": 22.0,
+}
+JK02_32S_MPP_SOLAR_CELL_INFO_1 = bytes.fromhex(
+    "55aaeb900226f50cfa0cf90c010df90cff0cf90cf90c00000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000ff000000fa0c0b00030038003900380038003800380037003800"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "00000000000000000000000000000000e50000000000d36700004b371000fc9c"
+    "0000bd00b700000000006df8020d58890000c04504000e0000008ece3f006400"
+    "0000c101360001010000000000000000000000000000ff0001000000fc03c500"
+    "0000cafa4040d3000000610a941b00010001bd05000046f98a0000000000e500"
+    "00000000000000000000000000000000000000000000000000000000000000fe"
+    "ff7fdc0f010000000000009a"
+)
+JK02_32S_MPP_SOLAR_CELL_INFO_1_EXPECTED = {
+    "voltage": 26.579,
+    "current": 40.188,
+    "soc": 13,
+    "cycles": 14,
+    "capacity_ah": 280.0,
+    "cell_voltages_mv": [3317, 3322, 3321, 3329, 3321, 3327, 3321, 3321],
+    "temperatures": [18.9, 18.3],
+    "mosfet_temperature": 22.9,
+}
+
+# ---------------------------------------------------------------------------
+# Edited by the source (aiobmsble's own test vectors, built from the captures above)
+# ---------------------------------------------------------------------------
+
+# Source: github.com/patman15/aiobmsble tests/bms/test_jikong_bms.py, _PROTO_DEFS["JK02_32S_v15"]["cell"]
+#   (also ["JK02_32S_v19.05"]["cell"], "copy from v15"): JK02_32S_V15_CELL_INFO with bytes 254..280 changed
+#   (T5/T4/T3 20.5/19.5/19.1 °C, charge status 2 = Float) and re-checksummed.
+JK02_32S_V15_AIOBMSBLE_CELL_INFO = bytes.fromhex(
+    "55aaeb9002ac050dfe0cfe0c010d010dfd0cfb0c010dfc0cfb0cfe0cfb0cf80c"
+    "fb0cfb0c090d0000000000000000000000000000000000000000000000000000"
+    "000000000000ffff0000ff0c10000f0c40003d0040003d0041003f0041003e00"
+    "41003e0041003d0040003e0041003f0000000000000000000000000000000000"
+    "00000000000000000000000000000000810000000000e8cf00004ae41900897c"
+    "000086008000000000000000001986c00000400d030009000000b15f1c006400"
+    "00008c4c760101010000000000000000000000000000ff000100000005045200"
+    "0000d44e404000000000ca1400000001010100060000ea67000000000000cd00"
+    "c300bf00bd03287f030a1d0000008051010000000100a50202000000000000fe"
+    "ff7fdc2f0101b0cf070000bb"
+)
+# SRC (_RESULT_DEFS["JK02_32S_v15"] and ["JK02_32S_v19.05"]): everything of JK02_32S_V15_CELL_INFO_EXPECTED that
+#   aiobmsble states, and temp_values MOSFET 12.9, 13.4, 12.8, 20.5 (byte 254), 19.5 (256), 19.1 (258);
+#   temp_sensors 255; battery_mode Float.
+JK02_32S_V15_AIOBMSBLE_CELL_INFO_EXPECTED = {
+    **JK02_32S_V15_CELL_INFO_EXPECTED,
+    "temps_254_256_258": (20.5, 19.5, 19.1),
+}
+
+
+def _aiobmsble_hide_t1_t2(frame: bytes) -> bytes:
+    """The edit of aiobmsble's test_hide_temp_sensors: T1 set to the absent value -200.0 °C and T2's bit
+    (bit 2) cleared in the probe-present mask, re-checksummed."""
+    edited = bytearray(frame)
+    edited[214:216] = b"\xfb\x00"
+    edited[162:164] = b"\x30\xf8"
+    edited[299] = sum(edited[:299]) & 0xFF
+    return bytes(edited)
+
+
+# Source: same test (test_hide_temp_sensors) applied to its v15 and v19.27 cell frames. SRC: the sensors left
+#   are the MOSFET probe and bytes 254/256/258 (T2 is marked absent although its word still reads 12.8 / 23.6).
+JK02_32S_V15_AIOBMSBLE_T1_T2_HIDDEN = _aiobmsble_hide_t1_t2(JK02_32S_V15_AIOBMSBLE_CELL_INFO)
+JK02_32S_SW1927_T1_T2_HIDDEN = _aiobmsble_hide_t1_t2(JK02_32S_SW1927_CELL_INFO)
+
+# Source: github.com/syssi/esphome-jk-bms tests/components/jk_bms_ble/frames_logbook.h (LOGBOOK_JK02_32S, "Captured
+#   logbook frame (command 0xA1 -> frame type 0x05)"): 4 entries (boot, factory setting LFP, charge low
+#   temperature protection and its release). Listed byte by byte in the source; checksum 0x9A verified.
+JK02_32S_LOGBOOK = (
+    bytes.fromhex("55aaeb90051f04000000030000000001ee00000044af5c26001bd85c26001c") + bytes(46 * 5 + 38) + bytes([0x9A])
+)
