@@ -31,7 +31,7 @@ class SimulatedDaly2(SimulatedBms):
         if parsed.function == modbus.WRITE_SINGLE:
             for name, register in daly2.SWITCH_REGISTERS.items():
                 if parsed.address == register and parsed.value in (0, 1):
-                    setattr(self.battery, f"{name}_enabled", bool(parsed.value))
+                    self.battery.switch(**{name: bool(parsed.value)})
                     return [request]
             return []
         if parsed.function != modbus.READ_HOLDING or parsed.value == 0:
