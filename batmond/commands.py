@@ -21,6 +21,7 @@ log = logging.getLogger("batmond")
 # write before it). Later it is dropped: nobody expects a switch to flip minutes after the click.
 COMMAND_VALIDITY = 10.0  # s
 WRITE_INTERVAL = 1.0  # s at least between two writes of one switch
+REFUSAL_WINDOW = 10.0  # s: a command refused like one before it within this window is counted, not logged
 
 # (alias, switch, on, not_after): writes the switch and reads it back, or raises
 Write = Callable[[str, str, bool, float], Awaitable[None]]
@@ -43,10 +44,30 @@ class _Switch:
 
 
 class SwitchCommands:
-    def __init__(self, write: Write, interval: float = WRITE_INTERVAL) -> None:
+    def __init__(self, write: Write, interval: float = WRITE_INTERVAL, refusal_window: float = REFUSAL_WINDOW) -> None:
         self._write = write
         self.interval = interval
+        self.refusal_window = refusal_window
         self._switches: dict[tuple[str, str], _Switch] = {}
+        self._refused: dict[tuple[str, ...], list] = {}  # why -> [refused since the line, the last line]
+
+    def refuse(self, why: tuple[str, ...], message: str, *args: object) -> None:
+        """Log a refused command: the first of a kind (``why``) at once, then how many more came in the window."""
+        line = message % args
+        entry = self._refused.get(why)
+        if entry is not None:
+            entry[0] += 1
+            entry[1] = line
+            return
+        log.warning("%s", line)
+        if self.refusal_window > 0:
+            self._refused[why] = [0, line]
+            asyncio.get_running_loop().call_later(self.refusal_window, self._refusals_over, why)
+
+    def _refusals_over(self, why: tuple[str, ...]) -> None:
+        more, line = self._refused.pop(why)
+        if more:
+            log.warning("%s (and %d more like it in %g s)", line, more, self.refusal_window)
 
     def submit(self, alias: str, switch: str, on: bool) -> asyncio.Task[None]:
         """Take a valid command; the task returned ends with the burst it joined (written and logged)."""

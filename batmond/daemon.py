@@ -361,18 +361,20 @@ class Daemon:
             return [task for member in group.members for task in self.command(member, switch, payload)]
         poller = self.pollers.get(alias)
         if poller is None:
-            log.warning("ignored switch command for unknown device %r", alias[:64])
+            self.commands.refuse(("unknown",), "ignored switch command for unknown device %r", alias[:64])
             return []
         value = payload.strip().upper()
         if value not in ("ON", "OFF"):
-            log.warning("%s: ignored switch command %s=%r (payload must be ON or OFF)", alias, switch, payload[:20])
+            self.commands.refuse((alias, "payload"), "%s: ignored switch command %s=%r (payload must be ON or "
+                                 "OFF)", alias, switch, payload[:20])  # fmt: skip
             return []
         if poller.device.read_only:
-            log.warning("%s: ignored switch command %s=%s: the device is read_only", alias, switch, value)
+            self.commands.refuse((alias, "read_only"), "%s: ignored switch command %s=%s: the device is read_only",
+                                 alias, switch, value)  # fmt: skip
             return []
         if switch not in self.hub.state(poller.device).writable:
-            log.warning("%s: ignored switch command for %r: not a switch batmond can write on this BMS", alias,
-                        switch[:32])  # fmt: skip
+            self.commands.refuse((alias, "switch"), "%s: ignored switch command for %r: not a switch batmond can "
+                                 "write on this BMS", alias, switch[:32])  # fmt: skip
             return []
         return [self.commands.submit(alias, switch, value == "ON")]
 

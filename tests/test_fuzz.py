@@ -538,7 +538,8 @@ def test_any_mqtt_message_is_either_a_valid_switch_command_or_ignored_with_a_log
     logger.setLevel(logging.INFO)
     loop = asyncio.new_event_loop()
     sink._loop = loop  # as MqttSink.start() sets it, without connecting to a broker
-    daemon.commands.interval = 0.0  # every example writes at once; the rate limit is tested end to end
+    # Every example writes at once and logs its refusal; the rate limits are tested end to end.
+    daemon.commands.interval = daemon.commands.refusal_window = 0.0
 
     async def connected() -> None:
         daemon._start_devices()  # the dummy pack is answered in process: no radio, no broker

@@ -155,6 +155,13 @@ async def test_a_flood_of_commands_is_coalesced_into_a_few_writes_and_the_last_o
     assert daemon.log.count(f"{alias}: switched charge") == 1  # one line for the burst
     assert "failed" not in daemon.log and "ERROR" not in daemon.log
 
+    for _ in range(FLOOD):  # refused ones: one line too
+        watcher.client.publish(f"batmond/{alias}/switch/charge/set", "toggle", qos=1)
+    watcher.publish(f"batmond/{alias}/switch/charge/set", "ON")  # after them all (one ordered stream)
+    await wait_until(lambda: f"{alias}: switched charge ON" in daemon.log, 30, "the command after the refused ones")
+    assert daemon.log.count("payload must be ON or OFF") == 1
+    assert battery.charge_enabled and battery.switch_writes <= 4
+
 
 async def test_a_flood_of_group_commands_is_coalesced_for_every_member(simulator, broker, watcher, daemon, paths):
     packs = [BATTERIES[0], BATTERIES[2]]
