@@ -14,15 +14,14 @@ import sdnotify
 
 from batmond import algorithms, meters
 from batmond.aio import AioType
+from batmond.commands import SwitchCommands
 from batmond.config import Config, ConfigError, DeviceConfig, check_bluetooth_support, load
 from batmond.groups import GroupConfig
 from batmond.hub import Hub, Reading
 from batmond.journal import GROUP_COMMIT_INTERVAL, Journal, JournalLocked, Record
 from batmond.poller import Poller
 from batmond.protocols import codec_for
-from batmond.protocols.base import UnsupportedSwitch
 from batmond.sinks import Sink
-from batmond.transports.base import LinkError
 from batmond.transports.recovery import AdapterDead
 
 log = logging.getLogger("batmond")
@@ -58,7 +57,7 @@ class Daemon:
         self._last_publish: float | None = None
         self._online: dict[str, bool] = {}  # by device or group alias: what availability last said
         self._tasks: list[asyncio.Task] = []
-        self._commands: set[asyncio.Task] = set()
+        self.commands = SwitchCommands(self._write_switch)
         self.exit_code = 0
         self._ble_aliases: list[str] = []
         self.groups = {group.name: group for group in config.groups}
@@ -387,40 +386,31 @@ class Daemon:
             last = "never" if self._last_publish is None else f"{now - self._last_publish:.1f} s ago"
             self._notifier.notify(f"STATUS={count}/{len(self._online)} BMS online, last publish {last}\nWATCHDOG=1")
 
-    def command(self, alias: str, switch: str, payload: str) -> None:
-        """Called by a sink (on the event loop) for a switch command; runs it without blocking the sink."""
-        task = asyncio.create_task(self.switch(alias, switch, payload), name=f"switch-{alias}-{switch}")
-        self._commands.add(task)
-        task.add_done_callback(self._commands.discard)
-
-    async def switch(self, alias: str, switch: str, payload: str) -> None:
-        """An MQTT switch command: validate, write, read back; the next publish carries the real state.
-
-        A command to a group goes to every member.
-        """
+    def command(self, alias: str, switch: str, payload: str) -> list[asyncio.Task[None]]:
+        """A switch command from a sink or a charge algorithm (on the event loop): validated here, then
+        coalesced and written per switch (batmond.commands); the next publish carries the state read back.
+        A command to a group goes to every member. Returns the tasks that write it (none when refused)."""
         group = self.groups.get(alias)
         if group is not None:
-            await asyncio.gather(*(self.switch(member, switch, payload) for member in group.members))
-            return
+            return [task for member in group.members for task in self.command(member, switch, payload)]
         poller = self.pollers.get(alias)
         if poller is None:
-            log.warning("ignored switch command for unknown device %r", alias[:64])
-            return
+            self.commands.refuse(("unknown",), "ignored switch command for unknown device %r", alias[:64])
+            return []
         value = payload.strip().upper()
         if value not in ("ON", "OFF"):
-            log.warning("%s: ignored switch command %s=%r (payload must be ON or OFF)", alias, switch, payload[:20])
-            return
+            self.commands.refuse((alias, "payload"), "%s: ignored switch command %s=%r (payload must be ON or "
+                                 "OFF)", alias, switch, payload[:20])  # fmt: skip
+            return []
         if poller.device.read_only:
-            log.warning("%s: ignored switch command %s=%s: the device is read_only", alias, switch, value)
-            return
+            self.commands.refuse((alias, "read_only"), "%s: ignored switch command %s=%s: the device is read_only",
+                                 alias, switch, value)  # fmt: skip
+            return []
         if switch not in self.hub.state(poller.device).writable:
-            log.warning("%s: ignored switch command for %r: not a switch batmond can write on this BMS", alias,
-                        switch[:32])  # fmt: skip
-            return
-        try:
-            await poller.switch(switch, value == "ON")
-            log.info("%s: switched %s %s", alias, switch, value)
-        except UnsupportedSwitch as exc:
-            log.warning("%s: %s", alias, exc)
-        except (LinkError, Exception) as exc:
-            log.error("%s: switching %s %s failed: %s", alias, switch, value, exc)
+            self.commands.refuse((alias, "switch"), "%s: ignored switch command for %r: not a switch batmond can "
+                                 "write on this BMS", alias, switch[:32])  # fmt: skip
+            return []
+        return [self.commands.submit(alias, switch, value == "ON")]
+
+    async def _write_switch(self, alias: str, switch: str, on: bool, not_after: float) -> None:
+        await self.pollers[alias].switch(switch, on, not_after)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from batmond.commands import CommandExpired
 from batmond.config import DeviceConfig, SamplingConfig
 from batmond.hub import Hub
 from batmond.protocols.base import Codec, Request, unplaced_report
@@ -58,6 +59,10 @@ class Poller:
         if device.debug:
             self.log.setLevel(logging.DEBUG)
         self._waiter: _Waiter | None = None
+        # One exchange at a time: a switch write and a poll would take each other's answer (there is one waiter),
+        # and a write is computed from the state the last answer reported.
+        self._exchanging = asyncio.Lock()
+        self._up = asyncio.Event()  # a session's link and codec are there
         self._codec: Codec | None = None
         self._link: Link | None = None
         self._link_watch: asyncio.Future[bool] | None = None  # done when the session's link has ended
@@ -86,9 +91,11 @@ class Poller:
         watch.add_done_callback(lambda _: self._link_ended(link))
         state = self.hub.state(self.device)
         state.connected = True
+        self._up.set()
         self.log.info("connected (%s) in %.2f s", link.description, time.monotonic() - started)
         try:
-            await self._exchange(codec.connect_requests())
+            async with self._exchanging:
+                await self._exchange(codec.connect_requests())
         except NoAnswer as exc:
             self.log.warning("no answer to the start-up requests (%s); polling anyway", exc)
         if codec.info:
@@ -97,7 +104,7 @@ class Poller:
         while link.alive:
             cycle_start = time.monotonic()
             try:
-                async with self.turn or contextlib.nullcontext():
+                async with self.turn or contextlib.nullcontext(), self._exchanging:
                     await self._exchange(codec.poll_requests())
                 missed = 0
             except NoAnswer as exc:
@@ -128,13 +135,21 @@ class Poller:
         offset = self.phase * period
         return offset + round((due - offset) / period) * period
 
-    async def switch(self, name: str, on: bool) -> None:
-        """Write a switch and wait for the BMS to report back; raises on failure."""
-        if self._codec is None or self._link is None or not self._link.alive:
-            raise LinkError("not connected")
-        requests = self._codec.switch_requests(name, on)
-        async with self.turn or contextlib.nullcontext():
-            await self._exchange(requests)
+    async def switch(self, name: str, on: bool, not_after: float) -> None:
+        """Write a switch and wait for the BMS to report back; raises on failure. The command waits for the
+        BMS to be connected and free until ``not_after`` (loop time) and is dropped then: a switch must not
+        flip long after it was asked for, when a BMS finally connects."""
+        try:
+            async with asyncio.timeout_at(not_after):
+                await self._up.wait()
+        except TimeoutError:
+            raise CommandExpired("was not connected") from None
+        async with self.turn or contextlib.nullcontext(), self._exchanging:
+            if asyncio.get_running_loop().time() > not_after:
+                raise CommandExpired("was busy")
+            if self._codec is None or self._link is None or not self._link.alive:  # lost while it waited
+                raise LinkError("not connected")
+            await self._exchange(self._codec.switch_requests(name, on))
 
     async def _exchange(self, requests: list[Request]) -> None:
         for request in requests:
@@ -221,6 +236,7 @@ class Poller:
         link, self._link = self._link, None
         if link is not None:
             await link.close()
+        self._up.clear()
         self.hub.state(self.device).connected = False
 
 

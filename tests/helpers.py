@@ -31,14 +31,21 @@ def free_port() -> int:
 class Broker:
     """A mosquitto on 127.0.0.1 that tests can stop and start again on the same port."""
 
-    def __init__(self, directory: Path, extra_config: str = "", port: int | None = None) -> None:
+    def __init__(self, directory: Path, extra_config: str = "", port: int | None = None,
+                 persistence: Path | None = None) -> None:  # fmt: skip
+        """``persistence``: a directory where mosquitto keeps retained messages across its restarts (written at
+        a clean stop), as a broker installed from a package does."""
         self.directory = directory
         self.port = port or free_port()
         self.config = directory / "mosquitto.conf"
+        if persistence:
+            persistence.mkdir(parents=True, exist_ok=True)
+        kept = f"persistence true\npersistence_location {persistence}/\n" if persistence else "persistence false\n"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             + (extra_config or "allow_anonymous true\n")
-            + "persistence false\nlog_dest stderr\n"
+            + kept
+            + "log_dest stderr\n"
         )
         self.process: subprocess.Popen | None = None
         self.log = directory / "mosquitto.log"
@@ -114,6 +121,47 @@ class Watcher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def publish_once(port: int, topic: str, payload: str, retain: bool = False) -> None:
+    """Publish one message (QoS 1) from a client of its own, e.g. before anything else is connected."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"publisher-{free_port()}")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def retained(port: int, topic: str) -> list[bytes]:
+    """What the broker holds retained on ``topic``, as a fresh subscriber sees it. A marker published after the
+    subscription is acknowledged arrives after any retained message of that subscription (one ordered stream per
+    client), so its arrival ends the wait: no sleeping."""
+    found: list[bytes] = []
+    marker = f"test/retained-marker/{free_port()}"
+    done = threading.Event()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"retained-{free_port()}")
+
+    def on_message(c: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        if message.topic == marker:
+            done.set()
+        elif message.retain:
+            found.append(bytes(message.payload))
+
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe([(topic, 1), (marker, 1)])
+    client.on_subscribe = lambda c, u, mid, codes, p: c.publish(marker, "end", qos=1)
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        if not done.wait(10):
+            raise AssertionError(f"no answer from the broker on 127.0.0.1:{port}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return found
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:

@@ -538,6 +538,8 @@ def test_any_mqtt_message_is_either_a_valid_switch_command_or_ignored_with_a_log
     logger.setLevel(logging.INFO)
     loop = asyncio.new_event_loop()
     sink._loop = loop  # as MqttSink.start() sets it, without connecting to a broker
+    # Every example writes at once and logs its refusal; the rate limits are tested end to end.
+    daemon.commands.interval = daemon.commands.refusal_window = 0.0
 
     async def connected() -> None:
         daemon._start_devices()  # the dummy pack is answered in process: no radio, no broker
@@ -547,14 +549,16 @@ def test_any_mqtt_message_is_either_a_valid_switch_command_or_ignored_with_a_log
             await asyncio.sleep(0.01)
         raise AssertionError("the dummy pack never answered")
 
-    async def handle(topic: str, payload: bytes) -> None:
+    async def handle(topic: str, payload: bytes, retain: bool = False) -> None:
         commands.clear()
         records.messages.clear()
-        sink._message(topic, payload)
+        sink._message(topic, payload, retain)
+        if retain:
+            assert commands == []  # a retained message is never a command, whatever it says
         for alias, switch, text in commands:
             battery = daemon.pollers["pack"]._link.bms.battery  # the simulated pack behind the dummy link
             before = {name: getattr(battery, f"{name}_enabled") for name in dummy.SWITCHES}
-            await daemon.switch(alias, switch, text)
+            await asyncio.gather(*daemon.command(alias, switch, text))  # until its burst is written and logged
             expected = expected_log(alias, switch, text, daemon.hub.state(device).writable)
             assert any(expected in message for message in records.messages), (expected, records.messages)
             after = {name: getattr(battery, f"{name}_enabled") for name in dummy.SWITCHES}
@@ -563,9 +567,9 @@ def test_any_mqtt_message_is_either_a_valid_switch_command_or_ignored_with_a_log
             assert after == before
 
     @settings(FUZZ, max_examples=400)
-    @given(topic=topics, payload=payload_bytes)
-    def any_message(topic: str, payload: bytes) -> None:
-        loop.run_until_complete(handle(topic, payload))
+    @given(topic=topics, payload=payload_bytes, retain=st.booleans())
+    def any_message(topic: str, payload: bytes, retain: bool) -> None:
+        loop.run_until_complete(handle(topic, payload, retain))
 
     # Valid commands are rare among arbitrary messages: these make sure every switch goes both ways many times.
     @settings(FUZZ, max_examples=100)

@@ -124,7 +124,7 @@ class AioPoller:
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, RECONNECT_BACKOFF[1])
 
-    async def switch(self, name: str, on: bool) -> None:
+    async def switch(self, name: str, on: bool, not_after: float) -> None:
         raise UnsupportedSwitch(f"{self.device.type} is read through aiobmsble, which cannot switch {name!r}")
 
     async def _session(self) -> None:

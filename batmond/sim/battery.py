@@ -41,6 +41,7 @@ class Battery:
     charge_enabled: bool = True
     discharge_enabled: bool = True
     balance_enabled: bool = True
+    switch_writes: int = 0  # MOSFET writes the BMS received: what a command flood costs the real firmware
     clock: callable = field(default=time.monotonic, repr=False)
     # truth
     energy_in_wh: float = 0.0
@@ -82,6 +83,12 @@ class Battery:
     @property
     def remaining_ah(self) -> float:
         return self.capacity_ah * self.soc / 100
+
+    def switch(self, **enabled: bool) -> None:
+        """One write of the BMS's switches (JBD sets both MOSFETs in one), e.g. ``switch(charge=False)``."""
+        self.switch_writes += 1
+        for name, on in enabled.items():
+            setattr(self, f"{name}_enabled", on)
 
     def advance(self) -> None:
         """Integrate the truth up to now."""

@@ -10,6 +10,11 @@ and drives paho's keep-alive.
 Telemetry is QoS 0 and is dropped (never queued) while the broker is away; discovery, availability and the
 daemon status are QoS 1 retained. After every (re)connect and whenever HA announces itself online, discovery
 is re-announced and the latest states are re-sent.
+
+Commands are never taken from a retained message: one left on the broker (by any client, kept on disk by
+mosquitto) would switch a battery at every start, after every broker restart. MQTT 5 is spoken so that the
+broker says how every command was published (retain as published), also while batmond listens; a retained
+command is logged once per burst with its topic and cleared from the broker with an empty retained message.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from batmond.config import DeviceConfig, MqttConfig, SamplingConfig
 from batmond.hub import Reading
@@ -44,6 +50,8 @@ STOP_TIMEOUT = 2.0  # s to wait for the broker to acknowledge the "offline" stat
 # s from sending CONNECT to giving up on its CONNACK: a broker accepts TCP and never answers when it is hung, or a
 # port forward's far end is gone. paho alone would wait a keep-alive period and then drop it without a word.
 CONNACK_TIMEOUT = 10.0
+RETAINED_WINDOW = 1.0  # s: retained commands on one topic within it make one log line and one clear
+REANNOUNCE_INTERVAL = 10.0  # s at least between two re-announcements (HA's birth message, however often)
 
 
 def default_client_id() -> str:
@@ -73,6 +81,8 @@ class MqttSink(Sink):
         self._entity_topics: dict[str, set[str]] = {}
         self._signatures: dict[str, tuple] = {}
         self._reannounce: asyncio.TimerHandle | None = None
+        self._announced_at = -REANNOUNCE_INTERVAL  # loop time of the last re-announcement for HA's birth
+        self._retained: dict[str, list] = {}  # command topic -> [retained messages in this window, last payload]
         self._connection: asyncio.Task | None = None
         self._connector: threading.Thread | None = None  # while it runs, nothing else touches the client
         self._loop_thread = 0
@@ -80,7 +90,7 @@ class MqttSink(Sink):
         self._accepted = False  # the broker accepted the current connection
         self._writer = False  # the loop watches the socket for room to write the rest
         self._flush_due = False
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         self.client.enable_logger(paho_log)
         self.client.will_set(self.topics.daemon_status, "offline", qos=1, retain=True)
         self.client.max_queued_messages_set(MAX_QUEUED)
@@ -109,7 +119,9 @@ class MqttSink(Sink):
         self._loop_thread = threading.get_ident()
         log.info("connecting to MQTT broker %s:%d%s as %s", self.config.host, self.config.port,
                  " (TLS)" if self.config.tls else "", self.client._client_id.decode())  # fmt: skip
-        self.client.connect_async(self.config.host, self.config.port, keepalive=KEEPALIVE)  # only stores them
+        # A clean start every time: a session kept by the broker would hand over commands queued while batmond
+        # was away, stale ones.
+        self.client.connect_async(self.config.host, self.config.port, keepalive=KEEPALIVE, clean_start=True)
         self._connection = asyncio.create_task(self._keep_connected(), name="mqtt")
 
     async def stop(self) -> None:
@@ -233,14 +245,19 @@ class MqttSink(Sink):
             return
         self._accepted = True
         client.publish(self.topics.daemon_status, "online", qos=1, retain=True)
-        client.subscribe([(self.topics.ha_status, 1), (self.command_filter, 1)])
+        client.subscribe([
+            # Live messages arrive unflagged, so a retained flag means "delivered on subscribe".
+            (self.topics.ha_status, SubscribeOptions(qos=1)),
+            # Every retained command flagged as such; batmond's own clearing does not come back to it.
+            (self.command_filter, SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True)),
+        ])  # fmt: skip
         self._call(self._connected)
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._call(self._disconnected, str(reason))
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        self._call(self._message, message.topic, bytes(message.payload))
+        self._call(self._message, message.topic, bytes(message.payload), bool(message.retain))
 
     def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         assert self._loop is not None
@@ -281,7 +298,8 @@ class MqttSink(Sink):
             self._problem = problem
 
     def _refused(self, reason: str) -> None:
-        hint = " (check username/password in [mqtt])" if "authori" in reason.lower() else ""
+        words = reason.lower()  # MQTT 5 brokers say "Bad user name or password" or "Not authorized"
+        hint = " (check username/password in [mqtt])" if "authori" in words or "password" in words else ""
         self._report("refused: " + reason, logging.ERROR, "MQTT broker %s:%d refused the connection: %s%s",
                      self.config.host, self.config.port, reason, hint)  # fmt: skip
 
@@ -295,14 +313,19 @@ class MqttSink(Sink):
             log.warning("lost the MQTT broker (%s); telemetry is dropped until it is back", reason)
         self.connected = False
 
-    def _message(self, topic: str, payload: bytes) -> None:
+    def _message(self, topic: str, payload: bytes, retain: bool) -> None:
+        assert self._loop is not None
         if topic == self.topics.ha_status:
-            if payload.strip().lower() == b"online":
-                # Stagger the answer so a restarting HA is not flooded by every client at once.
-                if self._reannounce is not None:
-                    self._reannounce.cancel()
-                assert self._loop is not None
-                self._reannounce = self._loop.call_later(random.uniform(0.5, 2.0), self._rediscover)
+            # Retained: HA's birth configured to be kept, met on subscribe; this connect announced everything.
+            if payload.strip().lower() == b"online" and not retain and self._reannounce is None:
+                # Staggered, so a restarting HA is not flooded by every client at once; at most one
+                # re-announcement per interval however often HA says it is online (the first one is kept).
+                due = max(random.uniform(0.5, 2.0), self._announced_at + REANNOUNCE_INTERVAL - self._loop.time())
+                self._reannounce = self._loop.call_later(due, self._rediscover)
+            return
+        if retain:
+            if payload:  # empty: someone deleted a retained message (as batmond does), nothing to refuse
+                self._refuse_retained(topic, payload)
             return
         parts = topic.split("/")
         if len(parts) >= 4 and parts[-1] == "set" and parts[-3] == "switch":
@@ -310,12 +333,39 @@ class MqttSink(Sink):
             if self.on_command is not None:
                 self.on_command(alias, switch, payload.decode("utf-8", "replace"))
 
+    def _refuse_retained(self, topic: str, payload: bytes) -> None:
+        """Never executed; logged and cleared once per topic and window, however many arrive."""
+        assert self._loop is not None
+        entry = self._retained.get(topic)
+        if entry is not None:
+            entry[0] += 1
+            entry[1] = payload
+            return
+        self._retained[topic] = [1, payload]
+        self._loop.call_later(RETAINED_WINDOW, self._clear_retained, topic)
+
+    def _clear_retained(self, topic: str) -> None:
+        count, payload = self._retained.pop(topic)
+        shown = payload[:20].decode("utf-8", "replace")
+        times = f" ({count} messages)" if count > 1 else ""
+        if not self.connected:  # the next connect's subscription brings it again, and it is cleared then
+            log.warning("ignored retained command %s=%r%s: commands must not be retained", topic[:128], shown,
+                        times)  # fmt: skip
+            return
+        self.client.publish(topic, b"", qos=1, retain=True)
+        self._flush()
+        log.warning("ignored retained command %s=%r%s: commands must not be retained; cleared it from the broker",
+                    topic[:128], shown, times)  # fmt: skip
+
     def _rediscover(self) -> None:
+        self._reannounce = None
         if not self.connected:
             return  # the next connect announces everything anyway
         log.info("Home Assistant came online; re-announcing %d device(s)", len(self._latest))
         self._signatures.clear()
         self._republish()
+        assert self._loop is not None
+        self._announced_at = self._loop.time()
 
     def _republish(self) -> None:
         for alias, online in self._online.items():

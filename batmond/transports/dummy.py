@@ -57,7 +57,7 @@ class DummyBms:
             if message.get("get") == "status":
                 return dummy.answer({"status": self.status()})
             if message.get("set") in dummy.SWITCHES and isinstance(message.get("on"), bool):
-                setattr(self.battery, f"{message['set']}_enabled", message["on"])
+                self.battery.switch(**{message["set"]: message["on"]})
                 return dummy.answer({"status": self.status()})
         except (ValueError, AttributeError):
             pass

@@ -30,7 +30,7 @@ class SimulatedAnt(SimulatedBms):
         if function == ant.CMD_WRITE:
             for name, (on_register, off_register) in ant.SWITCH_REGISTERS.items():
                 if address in (on_register, off_register):
-                    setattr(self.battery, f"{name}_enabled", address == on_register)
+                    self.battery.switch(**{name: address == on_register})
                     return [ant.response(ant.WRITE_ACK, address, bytes([0x01, 0x00]))]
         return []
 

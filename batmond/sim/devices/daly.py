@@ -44,7 +44,7 @@ class DalyFrames:
             values = [round(t) + daly.TEMPERATURE_OFFSET for t in b.temperatures]
             return self.numbered(data_id, values, daly.TEMPERATURES_PER_FRAME, ">B")
         if data_id in (daly.SET_CHARGE, daly.SET_DISCHARGE):
-            setattr(b, "charge_enabled" if data_id == daly.SET_CHARGE else "discharge_enabled", bool(data[0]))
+            b.switch(**{"charge" if data_id == daly.SET_CHARGE else "discharge": bool(data[0])})
             return [self.frame(data_id, data[:1])]
         return []
 

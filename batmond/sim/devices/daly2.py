@@ -33,7 +33,7 @@ class SimulatedDaly2(SimulatedBms):
         if parsed.function == modbus.WRITE_SINGLE and not p81:
             for name, register in daly2.SWITCH_REGISTERS.items():
                 if parsed.address == register and parsed.value in (0, 1):
-                    setattr(self.battery, f"{name}_enabled", bool(parsed.value))
+                    self.battery.switch(**{name: bool(parsed.value)})
                     return [request]
             return []
         if parsed.function != modbus.READ_HOLDING or parsed.value == 0:

@@ -31,8 +31,7 @@ class SimulatedJbd(SimulatedBms):
             return [jbd.response(register, self.model.encode())]
         if kind == jbd.WRITE and register == jbd.MOSFET_CONTROL and len(data) == 2:
             disabled = data[1]
-            self.battery.charge_enabled = not disabled & 1
-            self.battery.discharge_enabled = not disabled & 2
+            self.battery.switch(charge=not disabled & 1, discharge=not disabled & 2)
             return [jbd.response(register, b"")]
         return []
 

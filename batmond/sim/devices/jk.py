@@ -52,7 +52,7 @@ class SimulatedJk(SimulatedBms):
             return [self.settings(), self.cell_info()]
         for name, switch_register in jk.SWITCH_REGISTERS.items():
             if register == switch_register and name != "float_charge":
-                setattr(self.battery, f"{name}_enabled", bool(value))
+                self.battery.switch(**{name: bool(value)})
                 return [WRITE_ACK, self.settings()]
         return []
 
