@@ -103,11 +103,13 @@ pids+=($!)
 sleep 1
 kill -0 "${pids[-1]}" 2>/dev/null || fail "mosquitto_sub: $(cat "$WORK/mosquitto_sub.log")"
 boot_epoch=$(date +%s.%N)
+# romfile= : the kernel boots directly, so the NIC needs no PXE option ROM; asking for one fails on machines
+# where qemu came without its recommended ipxe-qemu ("failed to find romfile efi-virtio.rom").
 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic -no-reboot \
   -kernel "$WORK/$kernel" -initrd "$WORK/$initrd" -append "$cmdline" \
   -drive "file=$WORK/card.img,format=raw,if=virtio" \
   -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$ssh_port-:22,guestfwd=tcp:10.0.2.100:1883-cmd:socat - TCP:127.0.0.1:$mqtt_port,guestfwd=tcp:10.0.2.101:80-cmd:socat - TCP:127.0.0.1:$http_port" \
-  -device virtio-net-pci,netdev=net0 -serial "file:$WORK/console.log" -monitor none -display none \
+  -device virtio-net-pci,netdev=net0,romfile= -serial "file:$WORK/console.log" -monitor none -display none \
   </dev/null >"$WORK/qemu.log" 2>&1 &
 qemu=$!
 pids+=("$qemu")
