@@ -6,7 +6,7 @@ import difflib
 import re
 import socket
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +62,22 @@ class MqttConfig:
     discovery: str = "device"  # device | entity | off
 
 
+# LE links a controller holds at once unless told otherwise: Home Assistant's bluetooth-adapters library assumes 5
+# for a local adapter (DEFAULT_CONNECTION_SLOTS); README "How many BMS per adapter" lists measured figures.
+DEFAULT_MAX_CONNECTIONS = 5
+DEFAULT_ADAPTER_NAME = "default"
+ADAPTER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterConfig:
+    """One ``[[bluetooth.adapter]]``: a bumble transport with a short name that ``[[device]]`` entries pin to."""
+
+    name: str
+    transport: str
+    max_connections: int | None = None  # None: [bluetooth] max_connections
+
+
 @dataclass(frozen=True, slots=True)
 class BluetoothConfig:
     transport: str = "hci-socket:0"
@@ -69,6 +85,18 @@ class BluetoothConfig:
     scan_timeout: float = 15.0
     # Where the root helper bt-reset takes power-cycle requests (batmond-bt-reset.path watches it).
     reset_request_dir: str = "/run/batmond"
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    adapter: tuple[AdapterConfig, ...] = ()  # the [[bluetooth.adapter]] entries, read apart from the other keys
+
+    @property
+    def adapters(self) -> tuple[AdapterConfig, ...]:
+        """Every adapter, each with its slot count; the single ``transport`` when no adapter is listed."""
+        if not self.adapter:
+            return (AdapterConfig(DEFAULT_ADAPTER_NAME, self.transport, self.max_connections),)
+        return tuple(
+            AdapterConfig(a.name, a.transport, self.max_connections if a.max_connections is None else a.max_connections)
+            for a in self.adapter
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +151,8 @@ class DeviceConfig:
     type: str
     alias: str = ""
     pin: str | None = field(default=None, repr=False)
-    adapter: str | None = None
+    adapter: str | None = None  # the serial port of a wired BMS
+    bluetooth_adapter: str | None = None  # pin a Bluetooth BMS to this [[bluetooth.adapter]] name
     current_calibration: float = 1.0
     invert_current: bool = False
     debug: bool = False
@@ -307,6 +336,9 @@ def parse(text: str, path: str = "<config>") -> Config:
             raise ConfigError(path, ctx.locator.line(key), f"[{key}]", "unknown section" + suggestion)
         if not isinstance(value, dict):
             raise ConfigError(path, ctx.locator.line("", None, key), key, "must be a table like [" + key + "]")
+        if key == "bluetooth":
+            sections[key] = _build_bluetooth(value, ctx)
+            continue
         sections[key] = _build(SECTIONS[key], value, (key, None), ctx)
     raw_devices = document.get("device", [])
     if not isinstance(raw_devices, list) or not all(isinstance(entry, dict) for entry in raw_devices):
@@ -331,6 +363,22 @@ def parse(text: str, path: str = "<config>") -> Config:
     )
     _check(config, ctx)
     return config
+
+
+def _build_bluetooth(table: Any, ctx: _Context) -> BluetoothConfig:
+    """[bluetooth] and its [[bluetooth.adapter]] entries; the single ``transport`` and a list do not mix."""
+    plain = dict(table)
+    raw_adapters = plain.pop("adapter", [])
+    if not isinstance(raw_adapters, list) or not all(isinstance(entry, dict) for entry in raw_adapters):
+        raise ctx.error(("bluetooth", None), "adapter", "must be written as [[bluetooth.adapter]] entries")
+    adapters = tuple(
+        _build(AdapterConfig, entry, ("bluetooth.adapter", i), ctx) for i, entry in enumerate(raw_adapters)
+    )
+    if adapters and "transport" in plain:
+        raise ctx.error(("bluetooth", None), "transport", "is set and [[bluetooth.adapter]] entries are listed "
+                        "too: give this transport its own [[bluetooth.adapter]] entry with a name")  # fmt: skip
+    bluetooth = _build(BluetoothConfig, plain, ("bluetooth", None), ctx)
+    return replace(bluetooth, adapter=adapters)
 
 
 def load(path: str | Path) -> Config:
@@ -369,10 +417,34 @@ def _duplicate_line(text: str, message: str) -> int | None:
 def _with_alias(device: DeviceConfig) -> DeviceConfig:
     if device.alias:
         return device
-    from dataclasses import replace
-
     base = device.stable_id if device.is_mac or device.is_serial else device.address
     return replace(device, alias=re.sub(r"[^A-Za-z0-9_-]+", "_", base).strip("_")[:64] or "battery")
+
+
+def _check_adapters(bt: BluetoothConfig, ctx: _Context) -> None:
+    if bt.max_connections < 1:
+        raise ctx.error(("bluetooth", None), "max_connections", "must be at least 1")
+    names: dict[str, int] = {}
+    transports: dict[str, int] = {}
+    for i, adapter in enumerate(bt.adapters):
+        where = ("bluetooth.adapter", i) if bt.adapter else ("bluetooth", None)
+        if bt.adapter and not ADAPTER_NAME_RE.match(adapter.name):
+            raise ctx.error(where, "name", "may only contain letters, digits, '_' and '-' (at most 32)")
+        if adapter.name in names:
+            raise ctx.error(where, "name", f"{adapter.name!r} is already adapter #{names[adapter.name] + 1}")
+        names[adapter.name] = i
+        scheme = adapter.transport.split(":", 1)[0]
+        if scheme not in BUMBLE_SCHEMES:
+            raise ctx.error(
+                where, "transport",
+                f"unknown bumble transport {scheme!r} (e.g. hci-socket:0, usb:0, serial:/dev/ttyAMA0,1000000)",
+            )  # fmt: skip
+        if adapter.transport in transports:
+            raise ctx.error(where, "transport", f"{adapter.transport!r} is already the transport of adapter "
+                            f"{bt.adapters[transports[adapter.transport]].name!r}: one adapter, one entry")  # fmt: skip
+        transports[adapter.transport] = i
+        if adapter.max_connections is not None and adapter.max_connections < 1:  # 0 set in the entry itself
+            raise ctx.error(where, "max_connections", "must be at least 1")
 
 
 def _check(config: Config, ctx: _Context) -> None:
@@ -395,12 +467,7 @@ def _check(config: Config, ctx: _Context) -> None:
     if mqtt.password is not None and mqtt.username is None:
         raise ctx.error(("mqtt", None), "username", "password is set but username is missing")
 
-    scheme = bt.transport.split(":", 1)[0]
-    if scheme not in BUMBLE_SCHEMES:
-        raise ctx.error(
-            ("bluetooth", None), "transport",
-            f"unknown bumble transport {scheme!r} (e.g. hci-socket:0, usb:0, serial:/dev/ttyAMA0,1000000)",
-        )  # fmt: skip
+    _check_adapters(bt, ctx)
     for key in ("connect_timeout", "scan_timeout"):
         if getattr(bt, key) <= 0:
             raise ctx.error(("bluetooth", None), key, "must be greater than 0")
@@ -452,6 +519,13 @@ def _check(config: Config, ctx: _Context) -> None:
             raise ctx.error(where, "address", f"{device.type!r} is a wired protocol: use address = 'serial'")
         if not ALIAS_RE.match(device.alias):
             raise ctx.error(where, "alias", "may only contain letters, digits, '_' and '-' (at most 64)")
+        if device.bluetooth_adapter is not None:
+            if device.is_serial or codec.in_process:
+                raise ctx.error(where, "bluetooth_adapter", "applies to Bluetooth BMS only")
+            names = [adapter.name for adapter in config.bluetooth.adapters]
+            if device.bluetooth_adapter not in names:
+                raise ctx.error(where, "bluetooth_adapter", f"no [[bluetooth.adapter]] is named "
+                                f"{device.bluetooth_adapter!r} (configured: {', '.join(names)})")  # fmt: skip
         if not 1 <= device.board_address <= MAX_BOARD_ADDRESS:
             raise ctx.error(where, "board_address", f"must be between 1 and {MAX_BOARD_ADDRESS}")
         if device.board_address != 1 and not device.is_serial:

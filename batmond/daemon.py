@@ -49,7 +49,7 @@ class Daemon:
         self._journal_failing = False
         self.sinks: list[Sink] = sinks if sinks is not None else []
         self.pollers: dict[str, Poller] = {}
-        self.adapter = None
+        self.fleet = None  # the Bluetooth adapters (batmond.fleet.Fleet), when the config has Bluetooth BMS
         self.serial = None  # the wired adapters (transports.serial.SerialBuses), when the config has any
         self.stopping = asyncio.Event()
         self.reload_with: Config | None = None  # set by SIGHUP: stop, then start again with this config
@@ -59,7 +59,6 @@ class Daemon:
         self._tasks: list[asyncio.Task] = []
         self.commands = SwitchCommands(self._write_switch)
         self.exit_code = 0
-        self._ble_aliases: list[str] = []
         self.groups = {group.name: group for group in config.groups}
         # Charge algorithms by owner alias (a device or a group): (owner, limits, state that the journal keeps).
         self.algorithms: dict[str, tuple[DeviceConfig | GroupConfig, algorithms.SocLimits, algorithms.SocState]] = {}
@@ -144,9 +143,13 @@ class Daemon:
         self.stopping.set()
 
     async def _ready(self) -> None:
-        """READY=1 once the config is valid and, when there are Bluetooth BMS, the adapter is open."""
-        if self.adapter is not None:
-            await self.adapter.ready.wait()
+        """READY=1 once the config is valid and, when there are Bluetooth BMS, every adapter is open (or one is,
+        and the others did not open within the connect timeout: they keep trying)."""
+        if self.fleet is not None:
+            missing = await self.fleet.wait_ready()
+            if missing:
+                log.warning("ready without Bluetooth adapter(s) %s: not up within %g s; they keep trying",
+                            ", ".join(missing), self.config.bluetooth.connect_timeout)  # fmt: skip
         self._notifier.notify("READY=1")
 
     async def _wait_stopping_or_crash(self) -> None:
@@ -157,24 +160,16 @@ class Daemon:
             if task is stop or task.cancelled() or task.exception() is None:
                 continue
             if isinstance(task.exception(), AdapterDead):  # the recovery ladder's last step
-                log.error("%s", task.exception())
+                log.error("%s; exiting so that systemd restarts batmond", task.exception())
                 self.exit_code = EXIT_ADAPTER_DEAD
                 return
             raise task.exception()  # a bug: let systemd restart us with the traceback in the journal
 
     def _start_devices(self) -> None:
         ble_devices = [d for d in self.config.devices if not d.is_serial and not codec_for(d.type).in_process]
-        self._ble_aliases = [d.alias for d in ble_devices]
         if ble_devices:
-            reason = check_bluetooth_support(self.config.bluetooth.transport)
-            if reason:
-                raise StartupError(reason)
-            from batmond.transports.ble import BleAdapter
-
-            bt = self.config.bluetooth
-            keys = str(Path(self.config.state.dir) / "bluetooth-keys.json")  # pairings (PIN) survive restarts
-            self.adapter = BleAdapter(bt.transport, bt.connect_timeout, bt.scan_timeout, keys, bt.reset_request_dir)
-            self._tasks.append(asyncio.create_task(self.adapter.run(), name="bluetooth"))
+            self.fleet = self._fleet()
+            self._tasks.append(asyncio.create_task(self.fleet.run(), name="bluetooth"))
         if any(d.is_serial for d in self.config.devices):
             from batmond.transports.serial import SerialBuses
 
@@ -190,8 +185,9 @@ class Daemon:
             if isinstance(codec_type, AioType):  # aiobmsble runs its own exchanges (batmond/aio)
                 from batmond.aio.driver import AioPoller
 
-                assert self.adapter is not None
-                poller = AioPoller(device, codec_type, self.adapter, self.config.sampling, self.hub, device_turn)
+                assert self.fleet is not None
+                port = self.fleet.port(device)
+                poller = AioPoller(device, codec_type, port, self.config.sampling, self.hub, device_turn)
             else:
                 # Evenly staggered within the sample period: BMS answering at once wait for each other.
                 poller = Poller(device, codec_type, self._connector(device, codec_type), self.config.sampling,
@@ -199,6 +195,25 @@ class Daemon:
             self.pollers[device.alias] = poller
             self.hub.state(device).writable = frozenset() if device.read_only else codec_type.writable_switches
             self._tasks.append(asyncio.create_task(poller.run(), name=f"bms-{device.alias}"))
+
+    def _fleet(self):
+        from batmond.config import DEFAULT_ADAPTER_NAME
+        from batmond.fleet import Fleet
+        from batmond.transports.ble import BleAdapter
+
+        bt = self.config.bluetooth
+        adapters = []
+        for adapter in bt.adapters:
+            reason = check_bluetooth_support(adapter.transport)
+            if reason:
+                raise StartupError(f"Bluetooth adapter {adapter.name}: {reason}" if bt.adapter else reason)
+            # Pairings (PIN) survive restarts, one file per adapter: each pairs with its own address.
+            suffix = "" if adapter.name == DEFAULT_ADAPTER_NAME else f"-{adapter.name}"
+            keys = str(Path(self.config.state.dir) / f"bluetooth-keys{suffix}.json")
+            ble = BleAdapter(adapter.transport, bt.connect_timeout, bt.scan_timeout, keys, bt.reset_request_dir,
+                             adapter.name, named=bool(bt.adapter))  # fmt: skip
+            adapters.append((ble, adapter.max_connections or bt.max_connections))
+        return Fleet(adapters, bt.connect_timeout)
 
     def _connector(self, device: DeviceConfig, codec_type):
         description = f"{device.alias} {device.type} {device.address}"
@@ -217,8 +232,8 @@ class Daemon:
                 assert self.serial is not None and device.adapter and codec_type.serial is not None
                 bus = self.serial.bus(device.adapter, codec_type.serial)
                 return await bus.connect(description, codec_type.for_device(device))
-            assert self.adapter is not None and codec_type.ble is not None
-            return await self.adapter.connect(device.address, codec_type.ble, description, device.pin)
+            assert self.fleet is not None and codec_type.ble is not None
+            return await self.fleet.port(device).connect(device.address, codec_type.ble, description, device.pin)
 
         return connect
 
@@ -339,19 +354,22 @@ class Daemon:
             self._publisher_alive = now
 
     def _check_stalled(self, now: float) -> None:
-        """Recovery ladder step 1, third detector: links look up, but no connected BMS sends anything."""
-        adapter = self.adapter
-        if adapter is None or not adapter.ready.is_set():
+        """Recovery ladder step 1, third detector: an adapter's links look up, but none of its BMS sends anything."""
+        if self.fleet is None:
             return
-        states = [self.hub.states[alias] for alias in self._ble_aliases]
-        if not any(state.connected for state in states):
-            return
-        last = max(
-            [s.last_sample_at for s in states if s.last_sample_at is not None] + [adapter.ladder.up_since or now]
-        )
-        stall_after = max(60.0, 3 * self.config.sampling.expire_values_after)
-        if now - last > stall_after:
-            adapter.restart(f"no data from any connected BMS for {now - last:.0f} s")
+        for radio in self.fleet.radios.values():
+            adapter = radio.adapter
+            if not adapter.ready.is_set():
+                continue
+            states = [self.hub.states[alias] for alias in self.fleet.aliases_on(radio)]
+            if not any(state.connected for state in states):
+                continue
+            last = max(
+                [s.last_sample_at for s in states if s.last_sample_at is not None] + [adapter.ladder.up_since or now]
+            )
+            stall_after = max(60.0, 3 * self.config.sampling.expire_values_after)
+            if now - last > stall_after:
+                adapter.restart(f"no data from any connected BMS for {now - last:.0f} s")
 
     def _publish(self, reading: Reading) -> None:
         for sink in self.sinks:
@@ -384,7 +402,10 @@ class Daemon:
                 continue
             count = sum(self._online.values())
             last = "never" if self._last_publish is None else f"{now - self._last_publish:.1f} s ago"
-            self._notifier.notify(f"STATUS={count}/{len(self._online)} BMS online, last publish {last}\nWATCHDOG=1")
+            adapters = f"; Bluetooth {self.fleet.status()}" if self.fleet is not None else ""
+            self._notifier.notify(
+                f"STATUS={count}/{len(self._online)} BMS online, last publish {last}{adapters}\nWATCHDOG=1"
+            )
 
     def command(self, alias: str, switch: str, payload: str) -> list[asyncio.Task[None]]:
         """A switch command from a sink or a charge algorithm (on the event loop): validated here, then

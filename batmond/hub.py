@@ -23,7 +23,7 @@ class Reading:
     device: DeviceConfig | GroupConfig
     sample: Sample
     info: DeviceInfo | None
-    diagnostics: dict[str, int | str]
+    diagnostics: dict[str, int | float | str]
     meters: MeterValues | None = None  # durable values only: what a crash cannot take back
     writable: frozenset[str] = frozenset()  # switches the daemon accepts commands for
 
@@ -41,6 +41,8 @@ class DeviceState:
     last_error: str = ""
     writable: frozenset[str] = frozenset()
     publish_due: float | None = None  # monotonic: when the next reading is due (see Hub.take_due)
+    link: dict[str, int | float | str] = field(default_factory=dict)  # the transport's word: adapter, RSSI, ...
+    sample_interval: float | None = None  # s between the last two samples: what rotation achieves
 
     def fresh(self, max_age: float, now: float | None = None) -> bool:
         if self.last_sample_at is None:
@@ -55,15 +57,19 @@ class DeviceState:
         self.reconnects += 1
         return news
 
-    def diagnostics(self) -> dict[str, int]:
+    def diagnostics(self) -> dict[str, int | float | str]:
         stats = self.stats or FrameStats()
-        return {
+        found: dict[str, int | float | str] = {
             "frames": stats.frames,
             "bad_frames": stats.bad_checksum,
             "junk_bytes": stats.junk_bytes,
             "unplaced_frames": stats.unplaced,
             "reconnects": self.reconnects,
+            **self.link,
         }
+        if self.sample_interval is not None:
+            found["sample_interval"] = round(self.sample_interval, 2)
+        return found
 
 
 class Hub:
@@ -94,7 +100,10 @@ class Hub:
         sample = sample.completed().calibrated(device.current_factor)
         state.pending.append(sample)
         state.latest = sample
-        now = state.last_sample_at = self.clock()
+        now = self.clock()
+        if state.last_sample_at is not None:
+            state.sample_interval = now - state.last_sample_at
+        state.last_sample_at = now
         gap = self.meters.update(device.stable_id, device.alias, now, sample.power, sample.current, sample.soc)
         if gap is not None:
             log.info("%s: no sample for %.0f s; the meters do not guess across that gap", device.alias, gap)
@@ -140,7 +149,10 @@ class Hub:
         sample = aggregate([m.latest for m in fresh if m.latest is not None])
         self.meters.update(group.stable_id, group.alias, now, sample.power, sample.current, sample.soc)
         stale = [m.device.alias for m in members if m not in fresh]
-        diagnostics: dict[str, int | str] = {"members_online": len(fresh), "stale_members": ", ".join(stale) or "none"}
+        diagnostics: dict[str, int | float | str] = {
+            "members_online": len(fresh),
+            "stale_members": ", ".join(stale) or "none",
+        }
         durable = self.meters.durable.get(group.stable_id)
         writable = frozenset.intersection(*(m.writable for m in members))
         info = DeviceInfo(manufacturer="batmond", model=f"battery group of {len(members)}")

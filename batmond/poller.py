@@ -22,6 +22,7 @@ from batmond.transports.base import Link, LinkError
 RESPONSE_TIMEOUT = 5.0
 MISSED_ANSWERS_BEFORE_RECONNECT = 3
 RECONNECT_BACKOFF = (1.0, 60.0)
+RSSI_PERIOD = 30.0  # s between readings of a held link's RSSI
 # Lengths of unplaced frames already logged for one BMS: a firmware that sends them every second is logged
 # once per length, and a stream of garbage of ever new lengths stops being logged after this many.
 UNPLACED_LENGTHS_LOGGED = 16
@@ -71,10 +72,15 @@ class Poller:
 
     async def run(self) -> None:
         while True:
+            started = time.monotonic()
             try:
                 await self._session()
             except (LinkError, NoAnswer) as exc:
                 self._lost(str(exc))
+            else:  # one sample taken and the link given up (keep_alive = false, or its turn in a rotation)
+                await self.close()
+                await asyncio.sleep(max(0.0, started + self.sampling.sample_period - time.monotonic()))
+                continue
             finally:
                 await self.close()
             await asyncio.sleep(self._backoff)
@@ -83,6 +89,7 @@ class Poller:
     async def _session(self) -> None:
         started = time.monotonic()
         link = self._link = await self.connect()
+        connect_time = time.monotonic() - started
         codec = self._codec = self.codec_type.for_device(self.device)
         link.on_data = self._on_data
         link.on_value = self._on_value
@@ -92,7 +99,13 @@ class Poller:
         state = self.hub.state(self.device)
         state.connected = True
         self._up.set()
-        self.log.info("connected (%s) in %.2f s", link.description, time.monotonic() - started)
+        await link.refresh_diagnostics()
+        state.link = link.diagnostics() | {"connect_time": round(connect_time, 2)}
+        rssi_due = time.monotonic() + RSSI_PERIOD
+        if link.resident:
+            self.log.info("connected (%s) in %.2f s", link.description, connect_time)
+        else:  # taking turns for a slot: a connect per sample is no news
+            self.log.debug("connected (%s) in %.2f s for one sample", link.description, connect_time)
         try:
             async with self._exchanging:
                 await self._exchange(codec.connect_requests())
@@ -116,9 +129,12 @@ class Poller:
             if sample is not None:
                 self._backoff = RECONNECT_BACKOFF[0]
                 self.hub.record(self.device, sample, codec.info, codec.stats)
-            if not self.sampling.keep_alive:
-                await self.close()
+            if not self.sampling.keep_alive or not link.resident:
                 return
+            if time.monotonic() >= rssi_due:
+                rssi_due += RSSI_PERIOD
+                await link.refresh_diagnostics()
+                state.link.update(link.diagnostics())
             remaining = self._slot_near(cycle_start + self.sampling.sample_period) - time.monotonic()
             if remaining > 0:
                 await asyncio.wait([watch], timeout=remaining)

@@ -14,7 +14,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiobmsble.basebms
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -29,6 +29,9 @@ from bumble.gatt import Characteristic
 from batmond.transports.base import LinkError
 from batmond.transports.ble import BleAdapter, BleLink, gatt
 
+if TYPE_CHECKING:
+    from batmond.fleet import Port
+
 log = logging.getLogger("batmond.aio")
 T = TypeVar("T")
 Specifier = BleakGATTCharacteristic | int | str
@@ -38,7 +41,7 @@ Specifier = BleakGATTCharacteristic | int | str
 class Target:
     """What a BMS's ``BLEDevice.details`` carries: where and how to connect, and the link once connected."""
 
-    adapter: BleAdapter
+    adapter: BleAdapter | Port  # a fleet's Port in the daemon; tests may hand a single adapter
     address: str  # as configured: a MAC or an advertised name
     description: str
     pin: str | None = None

@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiobmsble import BMSConfig, BMSInfo, BMSSample, TempSensor
 from aiobmsble.basebms import BaseBMS
@@ -28,6 +28,9 @@ from batmond.protocols.base import FrameStats, UnsupportedSwitch
 from batmond.sample import DeviceInfo, Sample
 from batmond.transports.base import LinkError
 from batmond.transports.ble import MAC_LIKE, BleAdapter
+
+if TYPE_CHECKING:
+    from batmond.fleet import Port
 
 MISSED_UPDATES_BEFORE_RECONNECT = 3
 RECONNECT_BACKOFF = (1.0, 60.0)
@@ -94,7 +97,7 @@ class AioPoller:
         self,
         device: DeviceConfig,
         aio: AioType,
-        adapter: BleAdapter,
+        adapter: BleAdapter | Port,
         sampling: SamplingConfig,
         hub: Hub,
         turn: asyncio.Lock | None = None,
@@ -141,13 +144,20 @@ class AioPoller:
             self.log.debug("no device information: %s", exc or type(exc).__name__)
         missed = 0
         while True:
+            link = self.target.link
+            if link is not None:
+                await link.refresh_diagnostics()
+                state.link = link.diagnostics()
             if sample is not None:
                 self._backoff = RECONNECT_BACKOFF[0]
                 self.hub.record(self.device, sample, state.info, self.stats)
+            rotating = link is not None and not link.resident
+            if rotating:  # its turn in a rotation is over: the slot goes to the next BMS until the next update
+                with contextlib.suppress(*LINK_ERRORS):
+                    await bms.disconnect()
             await self._wait(self.sampling.sample_period - (time.monotonic() - started))
             # aiobmsble would quietly reconnect in the next update: a lost link is reported (and backed off) here.
-            if self.sampling.keep_alive and not bms.is_connected:
-                link = self.target.link
+            if self.sampling.keep_alive and not rotating and not bms.is_connected:
                 raise UpdateFailed(link.close_reason if link is not None and link.close_reason else "link closed")
             started = time.monotonic()
             try:
@@ -195,7 +205,7 @@ class AioPoller:
         link = self.target.link
         if seconds <= 0:
             return
-        if link is None or not self.sampling.keep_alive:
+        if link is None or not self.sampling.keep_alive or not link.alive:
             await asyncio.sleep(seconds)
             return
         with contextlib.suppress(TimeoutError):

@@ -63,6 +63,16 @@ DIAGNOSTIC_ENTITIES = (
            category=DIAGNOSTIC, icon="mdi:help-circle-outline"),
     Entity("reconnects", "Reconnects", "diagnostics.reconnects", state_class="total_increasing",
            category=DIAGNOSTIC, icon="mdi:connection"),
+    # The Bluetooth link: which adapter serves the BMS, how well it hears it, how long a connect takes, and how
+    # often a sample arrives (longer than the sample period when the BMS takes turns for an adapter's slot).
+    Entity("adapter", "Bluetooth adapter", "diagnostics.adapter", state_class=None, category=DIAGNOSTIC,
+           icon="mdi:bluetooth"),
+    Entity("rssi", "Signal strength", "diagnostics.rssi", device_class="signal_strength", unit="dBm",
+           category=DIAGNOSTIC),
+    Entity("connect_time", "Connect time", "diagnostics.connect_time", device_class="duration", unit="s",
+           precision=2, category=DIAGNOSTIC),
+    Entity("sample_interval", "Sample interval", "diagnostics.sample_interval", device_class="duration", unit="s",
+           precision=1, category=DIAGNOSTIC),
     # Battery groups: which members the group's values stand on right now.
     Entity("members_online", "Members online", "diagnostics.members_online", category=DIAGNOSTIC,
            icon="mdi:battery-sync"),

@@ -401,6 +401,7 @@ class MqttSink(Sink):
             len(state.get("cell_voltages", ())),
             len(state.get("temperatures", ())),
             tuple(state.get("switches", {})),
+            tuple(sorted(state.get("diagnostics", {}))),  # a link diagnostic (RSSI) may appear later
             reading.info,
         )
         ident = device_id(reading)

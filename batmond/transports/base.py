@@ -20,6 +20,9 @@ class Link:
         self.on_value: Callable[[str, bytes], None] = lambda characteristic, value: None
         self.closed = asyncio.Event()
         self.close_reason = ""
+        # False when the link holds a slot only for one sample (batmond.fleet rotates BMS through it): the poller
+        # then closes the link after its sample, to give the slot to the next BMS.
+        self.resident = True
 
     @property
     def alive(self) -> bool:
@@ -36,6 +39,13 @@ class Link:
     async def read_characteristic(self, uuid: str) -> bytes:
         """The value of one characteristic (GATT value devices); empty when the device has no such one."""
         raise LinkError(f"{self.description}: this link has no characteristics to read")
+
+    def diagnostics(self) -> dict[str, int | float | str]:
+        """What the link knows about itself for the BMS's diagnostics (the adapter serving it, its RSSI)."""
+        return {}
+
+    async def refresh_diagnostics(self) -> None:
+        """Ask the radio again for what :meth:`diagnostics` reports (an RSSI reading); never raises."""
 
     async def close(self) -> None:
         self.mark_closed("closed by batmond")

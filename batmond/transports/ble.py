@@ -47,6 +47,7 @@ MAC_LIKE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 T = TypeVar("T")
 
 REQUESTED_MTU = 517
+RSSI_NOT_AVAILABLE = 127  # what HCI Read RSSI and advertising reports say when the controller has no figure
 GATT_TIMEOUT = 5.0
 POWER_ON_TIMEOUT = 5.0
 HEALTH_CHECK_PERIOD = 5.0
@@ -63,15 +64,25 @@ NEEDS_PAIRING = (
 WRONG_PIN = (smp.ErrorCode.PASSKEY_ENTRY_FAILED, smp.ErrorCode.CONFIRM_VALUE_FAILED)
 
 
-def own_address() -> hci.Address:
-    """A static random address that stays the same across restarts of this host (BMS pairings rely on it)."""
-    digest = bytearray(hashlib.sha256(socket.gethostname().encode()).digest()[:6])
+def own_address(adapter: str = "") -> hci.Address:
+    """A static random address that stays the same across restarts of this host (BMS pairings rely on it), one
+    per named adapter: two controllers with one address would each take the other's packets on a shared link."""
+    seed = socket.gethostname() + (f"/{adapter}" if adapter else "")
+    digest = bytearray(hashlib.sha256(seed.encode()).digest()[:6])
     digest[5] |= 0xC0  # static random: two top bits set (bumble stores addresses little-endian)
     return hci.Address(bytes(digest), hci.Address.RANDOM_DEVICE_ADDRESS)
 
 
 class AdapterUnavailable(LinkError):
     pass
+
+
+class SlotsExhausted(LinkError):
+    """The controller refused one more LE connection (HCI Connection Limit Exceeded): all its slots are taken."""
+
+    def __init__(self, message: str, links: int) -> None:
+        super().__init__(message)
+        self.links = links  # the links the adapter held when it refused: its real capacity
 
 
 class Passkey(int):
@@ -94,10 +105,12 @@ class PinEntry(PairingDelegate):
 
 
 class BleLink(Link):
-    def __init__(self, description: str, connection: Connection, peer: Peer) -> None:
+    def __init__(self, description: str, connection: Connection, peer: Peer, adapter_name: str = "") -> None:
         super().__init__(description)
         self.connection = connection
         self.peer = peer
+        self.adapter_name = adapter_name
+        self.rssi: int | None = None
         self.write_char: Characteristic | None = None
         self.with_response = False
         self.values: dict[str, Characteristic] = {}  # BleProfile.values found on the device, by UUID
@@ -120,6 +133,22 @@ class BleLink(Link):
         if not self.alive:
             raise LinkError(f"{self.description}: not connected ({self.close_reason})")
         return bytes(await gatt(self, self.peer.read_value(characteristic)))
+
+    def diagnostics(self) -> dict[str, int | float | str]:
+        found: dict[str, int | float | str] = {"adapter": self.adapter_name}
+        if self.rssi is not None:
+            found["rssi"] = self.rssi
+        return found
+
+    async def refresh_diagnostics(self) -> None:
+        """Read the link's RSSI from the controller (HCI Read RSSI); a controller that cannot is left alone."""
+        if not self.alive or not self.connection.device.host.supports_command(hci.HCI_READ_RSSI_COMMAND):
+            return
+        with contextlib.suppress(*BUMBLE_ERRORS, TimeoutError, core.TimeoutError):
+            async with asyncio.timeout(GATT_TIMEOUT):
+                rssi = await self.connection.get_rssi()
+            if rssi != RSSI_NOT_AVAILABLE:
+                self.rssi = rssi
 
     async def close(self) -> None:
         self.mark_closed("closed by batmond")
@@ -171,9 +200,15 @@ class BleAdapter:
         scan_timeout: float = 15.0,
         keys_file: str | None = None,
         reset_request_dir: str | None = None,
+        name: str = "default",
+        named: bool = False,
     ) -> None:
         make_debug_strings_lazy()  # bumble formats every packet for a debug line we never log
         self.transport_spec = transport
+        self.name = name
+        self.named = named  # a [[bluetooth.adapter]] of the config, not the single [bluetooth] transport
+        # How logs name it: "shed (usb:1)", or just the transport when it is the single adapter.
+        self.label = f"{name} ({transport})" if named else transport
         self.keys_file = keys_file  # pairing keys (JSON); None keeps them in memory only
         self.connect_timeout = connect_timeout
         self.scan_timeout = scan_timeout
@@ -185,7 +220,10 @@ class BleAdapter:
         self._stuck = asyncio.Event()
         self._connect_lock = asyncio.Lock()
         self._links: weakref.WeakSet[BleLink] = weakref.WeakSet()
+        self.link_closed = asyncio.Event()  # set whenever one of this adapter's links ends: a slot is free
         self._seen: dict[str, hci.Address] = {}  # MAC or advertised name -> typed address
+        # MAC or advertised name -> RSSI of its last advertisement heard here (None: the controller gave no figure)
+        self.heard: dict[str, int | None] = {}
         self._pins: dict[str, str] = {}  # peer address -> PIN, for the pairing started on it
         self._refused: dict[str, tuple[str, float]] = {}  # target -> (refused PIN, monotonic time)
 
@@ -206,38 +244,38 @@ class BleAdapter:
             self.failures += 1
             step = self.ladder.next_step()
             if step == "reopen":
-                log.error("Bluetooth adapter %s failed: %s; reopening in %.1f s", self.transport_spec, reason, delay)
+                log.error("Bluetooth adapter %s failed: %s; reopening in %.1f s", self.label, reason, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, REOPEN_BACKOFF[1])
             elif step == "power-cycle":
                 await self._power_cycle(reason)
                 delay = REOPEN_BACKOFF[0]
             else:
-                raise AdapterDead(f"Bluetooth adapter {self.transport_spec} did not come back ({reason}); "
-                                  "exiting so that systemd restarts batmond")  # fmt: skip
+                raise AdapterDead(f"Bluetooth adapter {self.label} did not come back ({reason})")
 
     async def _power_cycle(self, reason: str) -> None:
         if self.power_cycler is None or not self.power_cycler.available:
             where = self.power_cycler.directory if self.power_cycler else "no reset_request_dir"
             log.error("Bluetooth adapter %s still failing (%s); cannot power-cycle it: %s is not there (the "
-                      "package's batmond-bt-reset.path provides it)", self.transport_spec, reason, where)  # fmt: skip
+                      "package's batmond-bt-reset.path provides it)", self.label, reason, where)  # fmt: skip
             return
         log.error("Bluetooth adapter %s still failing after reopening (%s); asking bt-reset to power-cycle it",
-                  self.transport_spec, reason)  # fmt: skip
+                  self.label, reason)  # fmt: skip
         status, message = await self.power_cycler.power_cycle(self.transport_spec)
         log.log(logging.INFO if status == 0 else logging.ERROR, "bt-reset: %s (status %d)", message, status)
 
     def restart(self, reason: str) -> None:
         """Throw the adapter away and reopen it (a watchdog saw it stuck)."""
         if self.ready.is_set():
-            log.error("Bluetooth adapter %s looks stuck: %s; resetting it", self.transport_spec, reason)
+            log.error("Bluetooth adapter %s looks stuck: %s; resetting it", self.label, reason)
             self._stuck.set()
 
     async def _open_and_watch(self) -> None:
         bring_down(self.transport_spec)  # hci-socket: the user channel can only be bound to an adapter that is DOWN
         async with await open_transport(self.transport_spec) as transport:
             keystore = f"JsonKeyStore:{self.keys_file}" if self.keys_file else None
-            config = DeviceConfiguration(name="batmond", address=own_address(), keystore=keystore)
+            address = own_address(self.name if self.named else "")
+            config = DeviceConfiguration(name="batmond", address=address, keystore=keystore)
             device = Device.from_config_with_hci(config, transport.source, transport.sink)
             device.command_timeout = 3.0
             device.pairing_config_factory = self._pairing_config
@@ -249,7 +287,7 @@ class BleAdapter:
             self._stuck.clear()
             self.ready.set()
             self.ladder.up()
-            log.info("Bluetooth adapter %s is up (address %s)", self.transport_spec, device.random_address)
+            log.info("Bluetooth adapter %s is up (address %s)", self.label, device.random_address)
             terminated = transport.source.terminated
             stuck = asyncio.ensure_future(self._stuck.wait())
             try:
@@ -274,7 +312,7 @@ class BleAdapter:
         try:
             await asyncio.wait_for(self.ready.wait(), self.connect_timeout)
         except TimeoutError:
-            raise AdapterUnavailable(f"Bluetooth adapter {self.transport_spec} is not available") from None
+            raise AdapterUnavailable(f"Bluetooth adapter {self.label} is not available") from None
         assert self.device is not None
         return self.device
 
@@ -292,10 +330,14 @@ class BleAdapter:
 
         def on_advertisement(advertisement) -> None:
             address = advertisement.address
-            self._seen[address.to_string(False).upper()] = address
+            mac = address.to_string(False).upper()
+            self._seen[mac] = address
+            rssi = None if advertisement.rssi == RSSI_NOT_AVAILABLE else advertisement.rssi
+            self.heard[mac] = rssi
             name = advertisement.data.get(core.AdvertisingData.COMPLETE_LOCAL_NAME)
             if name:
                 self._seen.setdefault(name, address)
+                self.heard[name] = rssi
             if key in self._seen:
                 found.set()
 
@@ -353,10 +395,18 @@ class BleAdapter:
                 connection = await device.connect(address, timeout=self.connect_timeout)
             except (core.TimeoutError, TimeoutError):
                 raise LinkError(f"{description}: not reachable within {self.connect_timeout:g} s") from None
+            except hci.HCI_Error as exc:
+                if exc.error_code == hci.HCI_ErrorCode.CONNECTION_LIMIT_EXCEEDED_ERROR:
+                    links = self.live_links()
+                    message = (f"{description}: Bluetooth adapter {self.label} refused one more connection "
+                               f"(Connection Limit Exceeded) with {links} open")  # fmt: skip
+                    raise SlotsExhausted(message, links) from None
+                raise LinkError(f"{description}: connect failed: {describe(exc)}") from None
             except BUMBLE_ERRORS as exc:
                 raise LinkError(f"{description}: connect failed: {describe(exc)}") from None
-        link = link_class(description, connection, Peer(connection))
+        link = link_class(description, connection, Peer(connection), self.name)
         self._links.add(link)
+        asyncio.ensure_future(link.closed.wait()).add_done_callback(lambda _: self.link_closed.set())
         try:
             if pin:
                 await self._secure(link, target, pin)
@@ -372,6 +422,10 @@ class BleAdapter:
         for service in await gatt(link, peer.discover_services()):
             await gatt(link, service.discover_characteristics())
         log.debug("%s: MTU %d, %d services discovered", link.description, mtu, len(peer.services))
+
+    def live_links(self) -> int:
+        """The LE links open on this adapter: the slots in use."""
+        return sum(1 for link in self._links if link.alive)
 
     def advertised_name(self, mac: str) -> str | None:
         """The name a device advertised, if it was seen advertising one while resolving."""
