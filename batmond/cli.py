@@ -145,22 +145,37 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from bumble import core
 
     from batmond.config import check_bluetooth_support
-    from batmond.scan import format_table, scan
+    from batmond.scan import Seen, format_table, scan
     from batmond.transports.ble import AdapterUnavailable, describe
 
     setup_logging(args.log_level or "warning")
-    transport = args.transport or load(args.config).bluetooth.transport
-    reason = check_bluetooth_support(transport)
-    if reason:
-        print(f"batmond: {reason}", file=sys.stderr)
-        return 2
-    try:
-        found = asyncio.run(scan(transport, args.seconds))
-    except (AdapterUnavailable, OSError, core.BaseBumbleError) as exc:
-        print(f"batmond: Bluetooth adapter {transport}: {describe(exc)}", file=sys.stderr)
-        return 3
-    print(format_table(found))
-    return 0
+    if args.transport:
+        adapters = [("", args.transport)]
+    else:
+        bluetooth = load(args.config).bluetooth
+        adapters = [(a.name if bluetooth.adapter else "", a.transport) for a in bluetooth.adapters]
+    for _, transport in adapters:
+        if reason := check_bluetooth_support(transport):
+            print(f"batmond: {reason}", file=sys.stderr)
+            return 2
+
+    async def scan_all() -> list[list[Seen] | BaseException]:
+        return await asyncio.gather(*(scan(t, args.seconds, name) for name, t in adapters), return_exceptions=True)
+
+    tables = []
+    failed = 0
+    for (name, transport), found in zip(adapters, asyncio.run(scan_all()), strict=True):
+        label = f"{name} ({transport})" if name else transport
+        if isinstance(found, AdapterUnavailable | OSError | core.BaseBumbleError):
+            print(f"batmond: Bluetooth adapter {label}: {describe(found)}", file=sys.stderr)
+            failed += 1
+        elif isinstance(found, BaseException):
+            raise found
+        else:
+            tables.append(format_table(found, name if len(adapters) > 1 else None))
+    if tables:
+        print("\n\n".join(tables))
+    return 3 if failed == len(adapters) else 0
 
 
 def parser() -> argparse.ArgumentParser:

@@ -63,10 +63,11 @@ def _full_uuid(uuid: str) -> str:
     return uuid
 
 
-async def scan(transport: str, seconds: float) -> list[Seen]:
+async def scan(transport: str, seconds: float, adapter: str = "") -> list[Seen]:
+    """What one adapter hears in ``seconds``, best RSSI first; ``adapter`` names it (its own address)."""
     seen: dict[str, Seen] = {}
     async with await open_transport(transport) as (source, sink):
-        device = Device.with_hci("batmond-scan", own_address(), source, sink)
+        device = Device.with_hci("batmond-scan", own_address(adapter), source, sink)
         try:
             await asyncio.wait_for(device.power_on(), POWER_ON_TIMEOUT)
         except TimeoutError:
@@ -95,9 +96,13 @@ async def scan(transport: str, seconds: float) -> list[Seen]:
     return sorted(seen.values(), key=lambda s: -(s.rssi or -999))
 
 
-def format_table(found: list[Seen]) -> str:
-    lines = [f"{'address':<18} {'rssi':>5}  {'name':<24} suggested type"]
+def format_table(found: list[Seen], adapter: str | None = None) -> str:
+    """One row per device; with ``adapter``, a first column names the adapter that heard it (one table each)."""
+    first = f"{'adapter':<12} " if adapter is not None else ""
+    lines = [f"{first}{'address':<18} {'rssi':>5}  {'name':<24} suggested type"]
     for entry in found:
         rssi = "" if entry.rssi is None else str(entry.rssi)
-        lines.append(f"{entry.address:<18} {rssi:>5}  {entry.name[:24]:<24} {', '.join(entry.suggested_types) or '-'}")
+        where = f"{adapter[:12]:<12} " if adapter is not None else ""
+        types = ", ".join(entry.suggested_types) or "-"
+        lines.append(f"{where}{entry.address:<18} {rssi:>5}  {entry.name[:24]:<24} {types}")
     return "\n".join(lines)
