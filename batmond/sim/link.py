@@ -27,22 +27,20 @@ log = logging.getLogger("batmond.sim")
 # (DEFAULT_CONNECTION_SLOTS in bluetooth_adapters/const.py); HA's docs say "most" USB adapters hold five.
 DEFAULT_SLOTS = 5
 DEFAULT_RSSI = -60
-Route = tuple[hci.Address, hci.Address]  # (sender's own address, receiver's own address) of one link
 
 
 class SimLink(LocalLink):
     """A virtual radio on which several centrals (adapters) and peripherals (BMS) meet.
 
     bumble's link hands every advertisement to every controller, and routes link-layer traffic by the receiver's
-    address alone, which picks the wrong adapter when two adapters use the same address (the daemon gives all its
-    adapters one static address). Here advertisements go to centrals only, and a PDU goes to the controller that
-    holds the link between exactly this sender and receiver address.
+    address, which picks the wrong adapter when two adapters use the same address (the daemon gives all its
+    adapters one static address). Here advertisements go to centrals only, and each end of a link knows the
+    other (``far_end``, set when the peripheral takes the CONNECT_IND), so a PDU reaches exactly its peer.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.centrals: set[Controller] = set()
-        self._routes: dict[Route, Controller] = {}
 
     def add_controller(self, controller: Controller) -> None:
         super().add_controller(controller)
@@ -54,27 +52,25 @@ class SimLink(LocalLink):
         self.centrals.discard(controller)
 
     def send_advertising_pdu(self, sender_controller: Controller, packet: ll.AdvertisingPdu) -> None:
+        loop = asyncio.get_running_loop()
         if isinstance(packet, ll.ConnectInd):
-            super().send_advertising_pdu(sender_controller, packet)
+            loop.call_soon(self._deliver_connect_ind, sender_controller, packet)
             return
         # Peripherals never scan, so with N BMS this is N x adapters deliveries instead of N x N.
-        loop = asyncio.get_running_loop()
         for central in self.centrals:
             if central is not sender_controller:
                 loop.call_soon(central.on_ll_advertising_pdu, packet)
 
-    def receiver(self, sender_address: hci.Address, receiver_address: hci.Address) -> Controller | None:
-        """The controller at the far end of the link from ``sender_address`` to ``receiver_address``."""
-        route = (sender_address, receiver_address)
-        cached = self._routes.get(route)
-        if cached is not None and _holds(cached, sender_address, receiver_address):
-            return cached
-        for controller in self.controllers:
-            if _holds(controller, sender_address, receiver_address):
-                self._routes[route] = controller
-                return controller
-        self._routes.pop(route, None)
-        return None
+    def _deliver_connect_ind(self, central: Controller, packet: ll.ConnectInd) -> None:
+        initiated = central.le_connections.get(packet.advertiser_address)
+        for controller in list(self.controllers):
+            if controller is central:
+                continue
+            before = controller.le_connections.get(packet.initiator_address)
+            controller.on_ll_advertising_pdu(packet)
+            accepted = controller.le_connections.get(packet.initiator_address)
+            if accepted is not None and accepted is not before and initiated is not None:
+                accepted.far_end, initiated.far_end = initiated, accepted
 
     def send_acl_data(self, sender_controller: Controller, destination_address: hci.Address,
                       transport: core.PhysicalTransport, data: bytes) -> None:  # fmt: skip
@@ -82,26 +78,34 @@ class SimLink(LocalLink):
             super().send_acl_data(sender_controller, destination_address, transport, data)
             return
         connection = sender_controller.le_connections.get(destination_address)
-        if connection is None:
-            return
-        source = connection.self_address
-        receiver = self.receiver(source, destination_address)
-        if receiver is not None:  # else the peer is gone: the packet is lost in the air
-            asyncio.get_running_loop().call_soon(receiver.on_link_acl_data, source, transport, data)
+        peer = far_end(connection) if connection is not None else None
+        if peer is not None:  # else the peer is gone: the packet is lost in the air
+            loop = asyncio.get_running_loop()
+            loop.call_soon(peer.controller.on_link_acl_data, connection.self_address, transport, data)
 
     def send_ll_control_pdu(self, sender_address: hci.Address, receiver_address: hci.Address,
                             packet: ll.ControlPdu) -> None:  # fmt: skip
-        # bumble raises when the peer is gone, which leaves a Disconnect command unanswered; a radio just sends.
-        receiver = self.receiver(sender_address, receiver_address)
-        if receiver is None:
-            log.debug("LL control PDU %s from %s to %s: no such link", packet, sender_address, receiver_address)
-            return
-        asyncio.get_running_loop().call_soon(receiver.on_ll_control_pdu, sender_address, packet)
+        # bumble passes addresses only: find the sender's live link (control PDUs are rare, a scan is fine).
+        # bumble raises when there is none, which leaves a Disconnect command unanswered; a radio just sends.
+        for controller in self.controllers:
+            connection = controller.le_connections.get(receiver_address)
+            if connection is None or connection.self_address != sender_address:
+                continue
+            peer = far_end(connection)
+            if peer is not None:
+                asyncio.get_running_loop().call_soon(peer.controller.on_ll_control_pdu, sender_address, packet)
+                return
+        log.debug("LL control PDU %s from %s to %s: no such link", packet, sender_address, receiver_address)
 
 
-def _holds(controller: Controller, peer_address: hci.Address, own_address: hci.Address) -> bool:
-    connection = controller.le_connections.get(peer_address)
-    return connection is not None and connection.self_address == own_address
+def far_end(connection: Connection) -> Connection | None:
+    """The other end of a link, while both ends still hold it."""
+    peer = getattr(connection, "far_end", None)
+    if peer is None or peer.controller.le_connections.get(peer.peer_address) is not peer:
+        return None
+    if connection.controller.le_connections.get(connection.peer_address) is not connection:
+        return None
+    return peer
 
 
 class SimController(Controller):
@@ -242,7 +246,7 @@ class SimController(Controller):
     def _check_established(self, connection: Connection) -> None:
         if self.le_connections.get(connection.peer_address) is not connection:
             return
-        if self.link.receiver(connection.self_address, connection.peer_address) is None:
+        if far_end(connection) is None:
             # Another central won the advertisement (or it was stale): no link-layer answer, as on a radio.
             self.on_le_disconnected(connection, hci.HCI_ErrorCode.CONNECTION_FAILED_TO_BE_ESTABLISHED_ERROR)
 
@@ -281,9 +285,9 @@ class SimController(Controller):
 
     def drop(self, connection: Connection, reason: int, notify_self: bool = True) -> None:
         """End a link on both sides without a goodbye, like a supervision timeout."""
-        peer = self.link.receiver(connection.self_address, connection.peer_address)
+        peer = far_end(connection)
         if peer is not None:
-            peer.on_le_disconnected(peer.le_connections[connection.self_address], reason)
+            peer.controller.on_le_disconnected(peer, reason)
         if notify_self:
             self.on_le_disconnected(connection, reason)
         else:
