@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
 from bumble import core, hci
@@ -17,7 +18,7 @@ from bumble.transport import open_transport
 from helpers import free_port, wait_until
 
 from batmond.protocols import jbd
-from batmond.sim import SimSpec, Simulator
+from batmond.sim import SimSpec, Simulator, adapters_from_config
 from batmond.sim.link import DEFAULT_SLOTS, SimController
 from batmond.transports.ble import own_address
 
@@ -103,7 +104,7 @@ def disconnected(connection: Connection) -> asyncio.Future[int]:
 
 # -- connection slots ---------------------------------------------------------------------------------------
 async def test_one_connect_beyond_the_slots_is_refused_like_a_real_controller(sim):
-    assert sim.adapter is not None and sim.adapter.slots == DEFAULT_SLOTS == 5
+    assert sim.adapter is not None and sim.adapter.slots is None  # Simulator(transport): bumble's, unlimited
     sim.adapter.slots = 2
     await sim.start(BMS[:3])
     async with central(client_of(sim)) as device:
@@ -250,8 +251,18 @@ async def test_adapter_names_and_defaults(sim):
     assert list(sim.adapters) == ["hci0"] and sim.adapter is sim.adapters["hci0"]
     extra = await sim.add_adapter("usb1", f"tcp-server:127.0.0.1:{free_port()}", slots=7, hears={X: -65})
     assert isinstance(extra, SimController) and extra.slots == 7 and extra.hears == {X: -65}
+    assert (await sim.add_adapter("usb2", f"tcp-server:127.0.0.1:{free_port()}")).slots == DEFAULT_SLOTS == 5
     assert extra.public_address != sim.adapter.public_address  # two dongles, two public addresses
     with pytest.raises(Exception, match="already an adapter"):
         await sim.add_adapter("usb1", f"tcp-server:127.0.0.1:{free_port()}")
     with pytest.raises(Exception, match="no adapter 'hci9'"):
         sim.freeze_adapter(True, "hci9")
+
+
+def test_adapters_from_config_reads_the_adapter_list_or_the_legacy_transport():
+    legacy = SimpleNamespace(bluetooth=SimpleNamespace(transport="tcp-client:127.0.0.1:9100"))
+    assert adapters_from_config(legacy) == [("hci0", "tcp-client:127.0.0.1:9100", DEFAULT_SLOTS)]
+    two = [SimpleNamespace(name="hci0", transport="unix:/run/a", max_connections=3),
+           SimpleNamespace(name="usb1", transport="tcp-client:127.0.0.1:9101", max_connections=7)]  # fmt: skip
+    config = SimpleNamespace(bluetooth=SimpleNamespace(transport="unix:/run/a", adapters=tuple(two)))
+    assert adapters_from_config(config) == [("hci0", "unix:/run/a", 3), ("usb1", "tcp-client:127.0.0.1:9101", 7)]

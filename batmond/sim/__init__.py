@@ -71,18 +71,20 @@ def spec_for(device: DeviceConfig) -> SimSpec:
 class Simulator:
     """Simulated BMS and the adapters the daemon drives, all on one virtual radio.
 
-    ``Simulator(transport)`` has one adapter, "hci0"; :meth:`add_adapter` adds more, each behind its own HCI
-    server. Construct it inside the event loop (bumble's controllers need one).
+    ``Simulator(transport)`` has one adapter, "hci0", with as many connection slots as ``slots`` (None: no
+    limit, as bumble's controller, so the rigs that read a dozen BMS through one adapter keep working);
+    :meth:`add_adapter` adds more, each behind its own HCI server. Construct it inside the event loop (bumble's
+    controllers need one).
     """
 
-    def __init__(self, host_transport: str | None = None) -> None:
+    def __init__(self, host_transport: str | None = None, slots: int | None = None) -> None:
         self.link = SimLink()
         self.devices: dict[str, SimulatedBms] = {}
         self.adapters: dict[str, SimController] = {}
         self.servers: dict[str, HciServer] = {}
         self._started = False
         if host_transport is not None:
-            self._new_adapter(FIRST_ADAPTER, host_transport, DEFAULT_SLOTS, None)
+            self._new_adapter(FIRST_ADAPTER, host_transport, slots, None)
 
     @property
     def adapter(self) -> SimController | None:
@@ -110,7 +112,7 @@ class Simulator:
             await self.add(spec)
         log.info("simulator: %d BMS on %s", len(self.devices), ", ".join(s.spec for s in self.servers.values()))
 
-    async def add_adapter(self, name: str, host_transport: str, slots: int = DEFAULT_SLOTS,
+    async def add_adapter(self, name: str, host_transport: str, slots: int | None = DEFAULT_SLOTS,
                           hears: dict[str, int] | None = None) -> SimController:  # fmt: skip
         """Another adapter on the same radio, served on ``host_transport`` (at once if already started)."""
         adapter = self._new_adapter(name, host_transport, slots, hears)
@@ -118,7 +120,8 @@ class Simulator:
             await self.servers[name].start()
         return adapter
 
-    def _new_adapter(self, name: str, host_transport: str, slots: int, hears: dict[str, int] | None) -> SimController:
+    def _new_adapter(self, name: str, host_transport: str, slots: int | None,
+                     hears: dict[str, int] | None) -> SimController:  # fmt: skip
         if name in self.adapters:
             raise SimulatorError(f"there is already an adapter {name!r}")
         server = HciServer(host_transport)

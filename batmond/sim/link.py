@@ -111,8 +111,9 @@ def far_end(connection: Connection) -> Connection | None:
 class SimController(Controller):
     """A virtual controller: an adapter the daemon drives over HCI (``central=True``) or a BMS's radio.
 
-    ``slots`` caps LE connections (established plus the one being made); ``hears`` maps the MACs this radio
-    receives to their RSSI, or is None to hear every device at ``default_rssi``. All three may change at run time.
+    ``slots`` caps LE connections (established plus the one being made; None: no cap, like bumble's);
+    ``hears`` maps the MACs this radio receives to their RSSI, or is None to hear every device at
+    ``default_rssi``. All three may change at run time.
     """
 
     le_acl_data_packet_length = 251
@@ -120,7 +121,7 @@ class SimController(Controller):
     link: SimLink
 
     def __init__(self, name: str, host_source=None, host_sink=None, link: SimLink | None = None,
-                 public_address: str | None = None, *, central: bool = False, slots: int = DEFAULT_SLOTS,
+                 public_address: str | None = None, *, central: bool = False, slots: int | None = DEFAULT_SLOTS,
                  hears: dict[str, int] | None = None) -> None:  # fmt: skip
         self.central = central  # before Controller.__init__, which adds the controller to the link
         self.slots = slots
@@ -219,6 +220,8 @@ class SimController(Controller):
 
     # -- connection slots -----------------------------------------------------------------------------------
     def _slots_full(self) -> bool:
+        if self.slots is None:
+            return False
         used = len(self.le_connections) + (self.pending_le_connection is not None)
         return used >= self.slots
 
