@@ -247,6 +247,19 @@ async def test_freeze_kill_and_revive_by_name(sim):
         assert await asyncio.wait_for(basic_info(await connect(b, Y)), 5)
 
 
+async def test_an_unplugged_adapter_takes_its_host_back_and_the_other_keeps_its_link(sim):
+    await sim.add_adapter("hci1", f"tcp-server:127.0.0.1:{free_port()}")
+    await sim.start(BMS[:2])
+    async with central(client_of(sim)) as a:
+        on_a = await connect(a, X)
+        async with await open_transport(client_of(sim, "hci1")) as pulled:
+            sim.unplug_adapter("hci1")
+            await asyncio.wait_for(pulled.source.terminated, 3)
+        async with central(client_of(sim, "hci1")) as b:  # plugged in again: the daemon reopens it
+            assert await asyncio.wait_for(basic_info(await connect(b, Y)), 5)
+        assert await asyncio.wait_for(basic_info(on_a), 5)
+
+
 async def test_adapter_names_and_defaults(sim):
     assert list(sim.adapters) == ["hci0"] and sim.adapter is sim.adapters["hci0"]
     extra = await sim.add_adapter("usb1", f"tcp-server:127.0.0.1:{free_port()}", slots=7, hears={X: -65})

@@ -2,7 +2,8 @@
 
 The daemon's controller sits behind a server transport (``tcp-server:127.0.0.1:PORT``); the daemon opens
 ``tcp-client:127.0.0.1:PORT`` exactly as it would open ``usb:0``, and everything above the HCI packets is the
-production code path.
+production code path. Several adapters (each behind its own server, with its own connection slots and its own
+idea of which BMS it hears at what RSSI) share one virtual radio with the BMS.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class Simulator:
     @property
     def host_transport(self) -> str:
         """The first adapter's server transport."""
-        return next(iter(self.servers.values())).spec
+        return self.servers[self._name(None)].spec
 
     @property
     def _server(self) -> HciServer | None:  # tests/soak/rig.py peeks at the first adapter's client
