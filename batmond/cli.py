@@ -73,7 +73,7 @@ async def serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from batmond.sim import Simulator, SimulatorError, server_transport, specs_from_config
+    from batmond.sim import Simulator, SimulatorError, adapters_from_config, server_transport, specs_from_config
     from batmond.sim.serial import ports_from_config
 
     config = load(args.config)
@@ -83,9 +83,14 @@ def cmd_sim(args: argparse.Namespace) -> int:
         specs, ports = specs_from_config(config), ports_from_config(config)
         simulator = None
         if specs or not ports:
-            simulator = Simulator(server_transport(config.bluetooth.transport))
+            simulator = Simulator()
+            for name, transport, slots in adapters_from_config(config):
+                await simulator.add_adapter(name, server_transport(transport), slots)
             await simulator.start(specs)
-            print(f"simulating {len(simulator.devices)} BMS on {simulator.host_transport}; Ctrl-C stops", flush=True)
+            for name, server in simulator.servers.items():
+                slots = simulator.adapters[name].slots
+                print(f"adapter {name} on {server.spec} ({slots} connection slots)", flush=True)
+            print(f"simulating {len(simulator.devices)} BMS; Ctrl-C stops", flush=True)
         for port in ports:  # wired BMS: a pseudo-terminal behind a symlink at the configured adapter path
             port.plug()
             names = ", ".join(device.name for device in port.devices)

@@ -2,7 +2,8 @@
 
 The daemon's controller sits behind a server transport (``tcp-server:127.0.0.1:PORT``); the daemon opens
 ``tcp-client:127.0.0.1:PORT`` exactly as it would open ``usb:0``, and everything above the HCI packets is the
-production code path.
+production code path. Several adapters (each behind its own server, with its own connection slots and its own
+idea of which BMS it hears at what RSSI) share one virtual radio with the BMS.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ import logging
 import zlib
 from dataclasses import dataclass
 
-from bumble.link import LocalLink
-
 from batmond.config import Config, DeviceConfig
 from batmond.sim.battery import Battery
 from batmond.sim.devices import SimulatedBms, simulator_types
 from batmond.sim.hci_server import HciServer
-from batmond.sim.link import SimController
+from batmond.sim.link import DEFAULT_SLOTS, SimController, SimLink
 
 log = logging.getLogger("batmond.sim")
+FIRST_ADAPTER = "hci0"
 
 
 class SimulatorError(Exception):
@@ -70,25 +70,69 @@ def spec_for(device: DeviceConfig) -> SimSpec:
 
 
 class Simulator:
-    def __init__(self, host_transport: str) -> None:
-        self.host_transport = host_transport
-        self.link = LocalLink()
+    """Simulated BMS and the adapters the daemon drives, all on one virtual radio.
+
+    ``Simulator(transport)`` has one adapter, "hci0", with as many connection slots as ``slots`` (None: no
+    limit, as bumble's controller, so the rigs that read a dozen BMS through one adapter keep working);
+    :meth:`add_adapter` adds more, each behind its own HCI server. Construct it inside the event loop (bumble's
+    controllers need one).
+    """
+
+    def __init__(self, host_transport: str | None = None, slots: int | None = None) -> None:
+        self.link = SimLink()
         self.devices: dict[str, SimulatedBms] = {}
-        self.adapter: SimController | None = None
-        self._server: HciServer | None = None
+        self.adapters: dict[str, SimController] = {}
+        self.servers: dict[str, HciServer] = {}
+        self._started = False
+        if host_transport is not None:
+            self._new_adapter(FIRST_ADAPTER, host_transport, slots, None)
+
+    @property
+    def adapter(self) -> SimController | None:
+        """The first adapter."""
+        return next(iter(self.adapters.values()), None)
+
+    @property
+    def host_transport(self) -> str:
+        """The first adapter's server transport."""
+        return self.servers[self._name(None)].spec
+
+    @property
+    def _server(self) -> HciServer | None:  # tests/soak/rig.py peeks at the first adapter's client
+        return next(iter(self.servers.values()), None)
 
     async def start(self, specs: list[SimSpec]) -> None:
         known = simulator_types()
         for spec in specs:
             if spec.type not in known:
                 raise SimulatorError(f"no simulator for BMS type {spec.type!r} (have: {', '.join(sorted(known))})")
-        self._server = HciServer(self.host_transport)
-        self.adapter = SimController("batmond-adapter", None, self._server, self.link)
-        self._server.attach(self.adapter)
-        await self._server.start()
+        for server in self.servers.values():
+            await server.start()
+        self._started = True
         for spec in specs:
             await self.add(spec)
-        log.info("simulator: %d BMS on %s", len(self.devices), self.host_transport)
+        log.info("simulator: %d BMS on %s", len(self.devices), ", ".join(s.spec for s in self.servers.values()))
+
+    async def add_adapter(self, name: str, host_transport: str, slots: int | None = DEFAULT_SLOTS,
+                          hears: dict[str, int] | None = None) -> SimController:  # fmt: skip
+        """Another adapter on the same radio, served on ``host_transport`` (at once if already started)."""
+        adapter = self._new_adapter(name, host_transport, slots, hears)
+        if self._started:
+            await self.servers[name].start()
+        return adapter
+
+    def _new_adapter(self, name: str, host_transport: str, slots: int | None,
+                     hears: dict[str, int] | None) -> SimController:  # fmt: skip
+        if name in self.adapters:
+            raise SimulatorError(f"there is already an adapter {name!r}")
+        server = HciServer(host_transport)
+        # Real dongles have distinct public addresses; a stable one per name keeps restarts alike.
+        adapter = SimController(f"adapter-{name}", None, server, self.link, address_for(f"adapter {name}"),
+                                central=True, slots=slots, hears=hears)  # fmt: skip
+        server.attach(adapter)
+        self.adapters[name] = adapter
+        self.servers[name] = server
+        return adapter
 
     async def add(self, spec: SimSpec) -> SimulatedBms:
         variant = spec.variant or {"jk_24s": "24s", "jk_32s": "32s"}.get(spec.type)
@@ -99,20 +143,50 @@ class Simulator:
         self.devices[spec.name] = bms
         return bms
 
-    def freeze_adapter(self, frozen: bool = True) -> None:
-        """The daemon's controller stops answering (a hung USB dongle)."""
-        assert self.adapter is not None
-        self.adapter.frozen = frozen
+    def _name(self, name: str | None) -> str:
+        if name is None:
+            name = next(iter(self.adapters), None)
+        if name not in self.adapters:
+            raise SimulatorError(f"no adapter {name!r} (have: {', '.join(self.adapters) or 'none'})")
+        return name
 
-    def unplug_adapter(self) -> None:
-        """Close the daemon's HCI connection, as pulling the USB dongle would."""
-        assert self._server is not None
-        self._server.drop_client()
+    def freeze_adapter(self, frozen: bool = True, name: str | None = None) -> None:
+        """The controller stops answering (a hung USB dongle); None: the first adapter."""
+        self.adapters[self._name(name)].frozen = frozen
+
+    def unplug_adapter(self, name: str | None = None) -> None:
+        """Close the daemon's HCI connection, as pulling the USB dongle would; it may reconnect at once."""
+        self.servers[self._name(name)].drop_client()
+
+    async def kill_adapter(self, name: str | None = None) -> None:
+        """The dongle is gone for good: its links time out, it leaves the radio and refuses HCI connections."""
+        name = self._name(name)
+        adapter = self.adapters[name]
+        adapter.power_off()
+        if adapter in self.link.controllers:
+            self.link.remove_controller(adapter)
+        await self.servers[name].close()
+
+    async def revive_adapter(self, name: str | None = None) -> None:
+        """A killed adapter is plugged in again: on the radio and serving HCI (reset by the daemon's HCI Reset)."""
+        name = self._name(name)
+        self.link.add_controller(self.adapters[name])
+        server = self.servers[name]
+        if self._started and not server.serving:
+            await server.start()
 
     async def stop(self) -> None:
         devices, self.devices = list(self.devices.values()), {}
         for bms in devices:
             await bms.stop()
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
+        for server in self.servers.values():
+            await server.close()
+        self._started = False
+
+
+def adapters_from_config(config: Config) -> list[tuple[str, str, int]]:
+    """(name, daemon transport, connection slots) of every adapter the config names."""
+    adapters = getattr(config.bluetooth, "adapters", None)  # issue 16: [[bluetooth.adapter]], not merged yet
+    if not adapters:
+        return [(FIRST_ADAPTER, config.bluetooth.transport, DEFAULT_SLOTS)]
+    return [(adapter.name, adapter.transport, adapter.max_connections) for adapter in adapters]

@@ -37,6 +37,10 @@ class HciServer:
         if self._client is not None and not self._client.is_closing():
             self._client.write(packet)
 
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self._scheme == "tcp-server":
