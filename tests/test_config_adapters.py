@@ -83,9 +83,7 @@ def test_every_adapter_mistake_is_named(change, message):
 
 
 def test_pinning_a_wired_bms_to_a_bluetooth_adapter_is_refused():
-    text = (
-        '[[device]]\naddress = "serial"\ntype = "jk_uart"\nadapter = "/dev/ttyUSB0"\nbluetooth_adapter = "default"\n'
-    )
+    text = '[[device]]\naddress = "serial"\ntype = "jk_uart"\nadapter = "/dev/ttyUSB0"\nbluetooth_adapter = "default"\n'
     assert error_of(text) == "batmon.toml:5: [[device]] #1 bluetooth_adapter: applies to Bluetooth BMS only"
 
 

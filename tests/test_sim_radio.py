@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import pytest
 from bumble import core, hci
@@ -17,6 +16,7 @@ from bumble.device import Connection, Device, DeviceConfiguration, Peer
 from bumble.transport import open_transport
 from helpers import free_port, wait_until
 
+from batmond.config import parse
 from batmond.protocols import jbd
 from batmond.sim import SimSpec, Simulator, adapters_from_config
 from batmond.sim.link import DEFAULT_SLOTS, SimController
@@ -272,10 +272,11 @@ async def test_adapter_names_and_defaults(sim):
         sim.freeze_adapter(True, "hci9")
 
 
-def test_adapters_from_config_reads_the_adapter_list_or_the_legacy_transport():
-    legacy = SimpleNamespace(bluetooth=SimpleNamespace(transport="tcp-client:127.0.0.1:9100"))
-    assert adapters_from_config(legacy) == [("hci0", "tcp-client:127.0.0.1:9100", DEFAULT_SLOTS)]
-    two = [SimpleNamespace(name="hci0", transport="unix:/run/a", max_connections=3),
-           SimpleNamespace(name="usb1", transport="tcp-client:127.0.0.1:9101", max_connections=7)]  # fmt: skip
-    config = SimpleNamespace(bluetooth=SimpleNamespace(transport="unix:/run/a", adapters=tuple(two)))
-    assert adapters_from_config(config) == [("hci0", "unix:/run/a", 3), ("usb1", "tcp-client:127.0.0.1:9101", 7)]
+def test_adapters_from_config_reads_the_adapter_list_or_the_single_transport():
+    legacy = parse('[bluetooth]\ntransport = "tcp-client:127.0.0.1:9100"\n')
+    assert adapters_from_config(legacy) == [("default", "tcp-client:127.0.0.1:9100", DEFAULT_SLOTS)]
+    two = parse(
+        '[bluetooth]\nmax_connections = 3\n[[bluetooth.adapter]]\nname = "hci0"\ntransport = "unix:/run/a"\n'
+        '[[bluetooth.adapter]]\nname = "usb1"\ntransport = "tcp-client:127.0.0.1:9101"\nmax_connections = 7\n'
+    )
+    assert adapters_from_config(two) == [("hci0", "unix:/run/a", 3), ("usb1", "tcp-client:127.0.0.1:9101", 7)]

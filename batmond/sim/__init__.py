@@ -186,7 +186,6 @@ class Simulator:
 
 def adapters_from_config(config: Config) -> list[tuple[str, str, int]]:
     """(name, daemon transport, connection slots) of every adapter the config names."""
-    adapters = getattr(config.bluetooth, "adapters", None)  # issue 16: [[bluetooth.adapter]], not merged yet
-    if not adapters:
-        return [(FIRST_ADAPTER, config.bluetooth.transport, DEFAULT_SLOTS)]
-    return [(adapter.name, adapter.transport, adapter.max_connections) for adapter in adapters]
+    bluetooth = config.bluetooth
+    return [(adapter.name, adapter.transport, adapter.max_connections or bluetooth.max_connections)
+            for adapter in bluetooth.adapters]  # fmt: skip
