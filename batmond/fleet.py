@@ -31,7 +31,10 @@ log = logging.getLogger("batmond.ble")
 
 PLACEMENT_GRACE = 2.0  # s the other adapters get to hear a BMS after the first one did, before it is placed
 FAILURES_BEFORE_MOVING = 2  # failed connects on one adapter before a BMS is tried on the next one that hears it
-DEAD_ADAPTER_RETRY = 300.0  # s before an adapter that climbed its whole ladder is tried again (others still up)
+DEAD_ADAPTER_RETRY = 300.0
+# s to wait for a slot: a BMS asked to take turns gives its link up after one more sample, which may need a whole
+# connect (resolve, connect, discovery) and a poll with its answer timeouts first.
+SLOT_WAIT = 30.0  # s before an adapter that climbed its whole ladder is tried again (others still up)
 
 
 @dataclass(eq=False)
@@ -40,10 +43,12 @@ class Radio:
 
     adapter: BleAdapter
     slots: int
-    residents: dict[str, BleLink] = field(default_factory=dict)  # alias -> its link
+    residents: dict[str, BleLink | None] = field(default_factory=dict)  # alias -> its link (None: connecting)
     rotating: set[str] = field(default_factory=set)
     rotation: asyncio.Lock = field(default_factory=asyncio.Lock)
     dead: bool = False  # climbed its whole recovery ladder; tried again after DEAD_ADAPTER_RETRY
+    asked: set[str] = field(default_factory=set)  # BMS it was asked to find: one that is not heard is not there
+    connecting: int = 0  # connects in flight: their slots are taken before their links exist
 
     @property
     def name(self) -> str:
@@ -58,9 +63,6 @@ class Radio:
         reserved = 1 if self.rotating - {alias} else 0
         return len(self.residents.keys() - {alias}) < self.slots - reserved
 
-    def load(self) -> float:
-        return (len(self.residents) + len(self.rotating)) / self.slots
-
 
 class Fleet:
     def __init__(self, adapters: list[tuple[BleAdapter, int]], connect_timeout: float) -> None:
@@ -68,6 +70,7 @@ class Fleet:
         self.connect_timeout = connect_timeout
         self.placed: dict[str, str] = {}  # alias -> the adapter serving it now
         self._failures: dict[tuple[str, str], int] = {}  # (alias, adapter) -> connects failed in a row
+        self._started = time.monotonic()
 
     @property
     def adapters(self) -> list[BleAdapter]:
@@ -124,15 +127,18 @@ class Fleet:
         """Place ``device``, wait for a slot there and open its link; the slot is given back when the link ends."""
         radio = await self._choose(device)
         alias = device.alias
-        resident = radio.room_for(alias)
         for other in self.radios.values():
             if other is not radio:
                 other.rotating.discard(alias)
-        if resident:
+        # Decided (and the slot reserved) before any await, so that BMS placed at the same moment see each other.
+        if radio.room_for(alias):
             radio.rotating.discard(alias)
+            radio.residents[alias] = None
         else:
+            radio.residents.pop(alias, None)
             radio.rotating.add(alias)
             self._make_room(radio)
+        resident = alias in radio.residents
         if self.placed.get(alias) != radio.name:
             log.info("%s: on Bluetooth adapter %s (RSSI %s dBm, %s)", alias, radio.name, self._rssi(radio, device),
                      "own link" if resident else f"taking turns with {len(radio.rotating) - 1} other BMS")  # fmt: skip
@@ -142,7 +148,11 @@ class Fleet:
             await held.acquire()
         try:
             await self._free_slot(radio)
-            link = await open_link(radio.adapter)
+            radio.connecting += 1
+            try:
+                link = await open_link(radio.adapter)
+            finally:
+                radio.connecting -= 1
         except SlotsExhausted as exc:
             self._learn_slots(radio, exc.links)
             self._release(radio, alias, held)
@@ -156,8 +166,8 @@ class Fleet:
             self._release(radio, alias, held)
             raise
         self._failures.pop((alias, radio.name), None)
-        link.resident = resident
-        if resident:
+        link.resident = alias in radio.residents  # not if it was asked to take turns while it connected
+        if link.resident:
             radio.residents[alias] = link
         asyncio.ensure_future(link.closed.wait()).add_done_callback(lambda _: self._ended(radio, alias, link, held))
         return link
@@ -169,7 +179,8 @@ class Fleet:
             held.release()
 
     def _release(self, radio: Radio, alias: str, held: asyncio.Lock | None) -> None:
-        radio.residents.pop(alias, None)
+        if alias in radio.residents and radio.residents[alias] is None:
+            del radio.residents[alias]
         if held is not None:
             held.release()
 
@@ -177,15 +188,19 @@ class Fleet:
         """Keep one slot for rotation: the newest resident gives its link up after its next sample."""
         while radio.residents and len(radio.residents) > radio.slots - 1:
             alias, link = radio.residents.popitem()
-            link.resident = False
+            if link is not None:  # one still connecting learns it when its link is there
+                link.resident = False
             radio.rotating.add(alias)
             log.info("%s: taking turns on Bluetooth adapter %s from now on (more BMS than its %d slots)",
                      alias, radio.name, radio.slots)  # fmt: skip
 
     async def _free_slot(self, radio: Radio) -> None:
         """Wait (bounded) for a link given up to be closed: a connect into a full controller is refused."""
-        deadline = time.monotonic() + self.connect_timeout
-        while radio.adapter.live_links() >= radio.slots and time.monotonic() < deadline:
+        deadline = time.monotonic() + SLOT_WAIT
+        while radio.adapter.live_links() + radio.connecting >= radio.slots:
+            if time.monotonic() >= deadline:
+                raise LinkError(f"every one of the {radio.slots} slots of Bluetooth adapter {radio.name} stayed "
+                                f"taken for {SLOT_WAIT:g} s")  # fmt: skip
             radio.adapter.link_closed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(radio.adapter.link_closed.wait(), deadline - time.monotonic())
@@ -203,6 +218,10 @@ class Fleet:
         else:
             candidates = list(self.radios.values())
         ready = await self._ready_among(candidates)
+        key = self._key(device)
+        unasked = [radio for radio in ready if not self._heard(radio, device) and key not in radio.asked]
+        if unasked:  # an adapter that came up later, or never scanned for it, may hear it better
+            await self._locate(device, unasked)
         heard = [radio for radio in ready if self._heard(radio, device)]
         if not heard:
             await self._locate(device, ready)
@@ -213,14 +232,26 @@ class Fleet:
                             f"{ready[0].adapter.scan_timeout:g} s (out of range, asleep, or connected to a phone "
                             "app?)")  # fmt: skip
 
-        any_room = any(radio.room_for(device.alias) for radio in heard)
+        alias = device.alias
+        any_room = any(radio.room_for(alias) for radio in heard)
+
+        def failing(radio: Radio) -> bool:
+            return self._failures.get((alias, radio.name), 0) >= FAILURES_BEFORE_MOVING
+
+        current = self.radios.get(self.placed.get(alias, ""))
+        if current in heard and not failing(current):
+            if current.room_for(alias):
+                return current
+            # Taking turns: it stays, unless a slot of its own is free elsewhere or another adapter has fewer BMS
+            # per slot even with it (the turns there come round sooner).
+            if not any_room and all(self._load(r, alias) >= self._load(current, alias) for r in heard):
+                return current
 
         def preference(radio: Radio) -> tuple[bool, bool, float, int]:
             """Not failing it, then the best RSSI with a free slot, or when every slot is taken the least loaded."""
-            failing = self._failures.get((device.alias, radio.name), 0) >= FAILURES_BEFORE_MOVING
             rssi = self._rssi(radio, device)
-            load = 0.0 if any_room else radio.load()
-            return failing, not radio.room_for(device.alias), load, -(rssi if rssi is not None else -127)
+            load = 0.0 if any_room else self._load(radio, alias)
+            return failing(radio), not radio.room_for(alias), load, -(rssi if rssi is not None else -127)
 
         chosen = min(heard, key=preference)
         if self._failures.get((device.alias, chosen.name), 0) >= FAILURES_BEFORE_MOVING:
@@ -228,23 +259,32 @@ class Fleet:
         return chosen
 
     async def _ready_among(self, candidates: list[Radio]) -> list[Radio]:
-        ready = [radio for radio in candidates if radio.up]
-        if ready:
-            return ready
-        waits = [asyncio.ensure_future(radio.adapter.ready.wait()) for radio in candidates]
-        try:
-            await asyncio.wait(waits, timeout=self.connect_timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
+        """The candidates that are up; at start, every one gets the connect timeout to come up (so that the first
+        placement sees them all), later the first one up will do."""
+        if not any(radio.up for radio in candidates):
+            await self._until_up(candidates, asyncio.FIRST_COMPLETED, self.connect_timeout)
+        starting_for = self._started + self.connect_timeout - time.monotonic()
+        if starting_for > 0 and not all(radio.up for radio in candidates):
+            await self._until_up(candidates, asyncio.ALL_COMPLETED, starting_for)
         ready = [radio for radio in candidates if radio.up]
         if not ready:
             names = ", ".join(radio.adapter.label for radio in candidates)
             raise AdapterUnavailable(f"no Bluetooth adapter is up ({names})")
         return ready
 
+    @staticmethod
+    async def _until_up(radios: list[Radio], which: str, timeout: float) -> None:
+        waits = [asyncio.ensure_future(radio.adapter.ready.wait()) for radio in radios if not radio.up]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=which)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
     async def _locate(self, device: DeviceConfig, radios: list[Radio]) -> None:
         """Scan on every adapter at once; once one hears the BMS, the others get a moment to hear it too."""
+        for radio in radios:
+            radio.asked.add(self._key(device))
         scans = [asyncio.ensure_future(radio.adapter.resolve(device.address)) for radio in radios]
         try:
             pending = set(scans)
@@ -258,6 +298,11 @@ class Fleet:
             for scan in scans:
                 scan.cancel()
             await asyncio.gather(*scans, return_exceptions=True)
+
+    def _load(self, radio: Radio, alias: str) -> float:
+        """BMS per slot on the adapter, counting ``alias`` as if it were placed there."""
+        placed = sum(1 for other, name in self.placed.items() if name == radio.name and other != alias)
+        return (placed + 1) / radio.slots
 
     @staticmethod
     def _key(device: DeviceConfig) -> str:

@@ -5,7 +5,7 @@ one), keeps connections across HCI Reset (a restarted daemon finds its BMS "conn
 debug strings for every packet, has a 27-byte ACL buffer, accepts any number of connections and hears every
 device at -50 dBm. The controller here fixes those: it has connection slots (Connection Limit Exceeded beyond
 them), hears only the devices it is told to at their RSSI, answers Read RSSI, and can be frozen (drops all HCI
-traffic) to test adapter recovery.
+traffic, and its peers lose their links after a supervision timeout) to test adapter recovery.
 
 Several adapters may share one :class:`SimLink`. A BMS accepts one central at a time: while connected it does not
 advertise, so another adapter's connect to it waits (and times out) as on a real radio; a connect that raced
@@ -27,15 +27,17 @@ log = logging.getLogger("batmond.sim")
 # (DEFAULT_CONNECTION_SLOTS in bluetooth_adapters/const.py); HA's docs say "most" USB adapters hold five.
 DEFAULT_SLOTS = 5
 DEFAULT_RSSI = -60
+# s without a packet from a frozen controller before its peers give the link up (BlueZ's default is 4.2 s)
+SUPERVISION_TIMEOUT = 4.0
 
 
 class SimLink(LocalLink):
     """A virtual radio on which several centrals (adapters) and peripherals (BMS) meet.
 
     bumble's link hands every advertisement to every controller, and routes link-layer traffic by the receiver's
-    address, which picks the wrong adapter when two adapters use the same address (the daemon gives all its
-    adapters one static address). Here advertisements go to centrals only, and each end of a link knows the
-    other (``far_end``, set when the peripheral takes the CONNECT_IND), so a PDU reaches exactly its peer.
+    address, which picks the wrong adapter when two adapters use the same address (a test's stock centrals do).
+    Here advertisements go to centrals only, and each end of a link knows the other (``far_end``, set when the
+    peripheral takes the CONNECT_IND), so a PDU reaches exactly its peer.
     """
 
     def __init__(self) -> None:
@@ -117,17 +119,33 @@ class SimController(Controller):
     """
 
     le_acl_data_packet_length = 251
-    frozen = False
     link: SimLink
 
     def __init__(self, name: str, host_source=None, host_sink=None, link: SimLink | None = None,
                  public_address: str | None = None, *, central: bool = False, slots: int | None = DEFAULT_SLOTS,
                  hears: dict[str, int] | None = None) -> None:  # fmt: skip
         self.central = central  # before Controller.__init__, which adds the controller to the link
+        self._frozen = False
+        self._supervision: asyncio.TimerHandle | None = None
         self.slots = slots
         self.default_rssi = DEFAULT_RSSI
         self._set_hears(hears)
         super().__init__(name, host_source, host_sink, link or SimLink(), public_address)
+
+    @property
+    def frozen(self) -> bool:
+        """A hung controller: it drops all HCI traffic, and its radio goes quiet, so its peers lose their links
+        after a supervision timeout (and advertise again, free for another central)."""
+        return self._frozen
+
+    @frozen.setter
+    def frozen(self, frozen: bool) -> None:
+        self._frozen = frozen
+        if self._supervision is not None:
+            self._supervision.cancel()
+            self._supervision = None
+        if frozen:
+            self._supervision = asyncio.get_running_loop().call_later(SUPERVISION_TIMEOUT, self.power_off)
 
     def on_hci_packet(self, packet) -> None:
         if self.frozen:
