@@ -139,7 +139,7 @@ class Fleet:
             radio.rotating.add(alias)
             self._make_room(radio)
         resident = alias in radio.residents
-        if self.placed.get(alias) != radio.name:
+        if self.placed.get(alias) != radio.name and (len(self.radios) > 1 or not resident):
             log.info("%s: on Bluetooth adapter %s (RSSI %s dBm, %s)", alias, radio.name, self._rssi(radio, device),
                      "own link" if resident else f"taking turns with {len(radio.rotating) - 1} other BMS")  # fmt: skip
         self.placed[alias] = radio.name

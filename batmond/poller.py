@@ -123,7 +123,8 @@ class Poller:
             except NoAnswer as exc:
                 missed += 1
                 codec.reset()
-                if missed >= MISSED_ANSWERS_BEFORE_RECONNECT:
+                # A BMS taking turns for a slot gives it up at the first silence: the others are waiting.
+                if missed >= (MISSED_ANSWERS_BEFORE_RECONNECT if link.resident else 1):
                     raise NoAnswer(f"{missed} polls without an answer ({exc})") from None
             sample = codec.sample()
             if sample is not None:

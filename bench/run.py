@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import itertools
 import json
 import os
 import platform
@@ -78,6 +79,24 @@ SCENARIOS = [Scenario(1, 1, 30), Scenario(8, 1, 30), Scenario(32, 1, 30),
              Scenario(1, 10, 20), Scenario(8, 10, 20), Scenario(32, 10, 20)]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class FleetScenario:
+    """More BMS than slots: some keep their link, the others take turns (batmond/fleet.py), at 1 Hz."""
+
+    bms: int = 64
+    adapters: int = 4
+    slots: int = 8
+    seconds: float = 60
+
+    @property
+    def key(self) -> str:
+        return f"fleet{self.bms}"
+
+
+FLEET = FleetScenario()
+FLEET_INTERVAL_TARGET_S = 10.0  # every BMS sampled at least this often
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -90,12 +109,17 @@ def fleet(count: int) -> list[tuple[str, str, str]]:
 
 
 def write_config(path: Path, sim_port: int, broker_port: int, devices: list[tuple[str, str, str]], hz: float,
-                 base: str) -> Path:  # fmt: skip
+                 base: str, adapter_ports: list[int] | None = None, slots: int = 64) -> Path:  # fmt: skip
+    """One adapter on ``sim_port`` with a slot for every BMS, or one adapter per port of ``adapter_ports``."""
+    adapters = [f'transport = "tcp-client:127.0.0.1:{sim_port}"']
+    for index, port in enumerate(adapter_ports or []):
+        adapters = [] if index == 0 else adapters
+        adapters += ["[[bluetooth.adapter]]", f'name = "a{index}"', f'transport = "tcp-client:127.0.0.1:{port}"']
     lines = [
         "[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}", f'client_id = "{base}"', f'base_topic = "{base}"',
         f'discovery_prefix = "{base}-ha"',
-        "[bluetooth]", f'transport = "tcp-client:127.0.0.1:{sim_port}"', "scan_timeout = 60.0",
-        "[sampling]", f"sample_period = {1 / hz:g}",
+        "[bluetooth]", "scan_timeout = 60.0", f"max_connections = {slots}", *adapters,
+        "[sampling]", f"sample_period = {1 / hz:g}", "expire_values_after = 60.0",
         "[state]", f'dir = "{path.parent / "state"}"',
     ]  # fmt: skip
     for alias, type_name, address in devices:
@@ -358,6 +382,69 @@ def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: b
     }
 
 
+def run_fleet(scenario: FleetScenario, broker: Broker, workdir: Path, quiet_hci: bool) -> dict[str, Any]:
+    """Sample intervals per BMS (from the broker's receive times of its states), CPU and RSS of the daemon."""
+    directory = workdir / scenario.key
+    directory.mkdir()
+    base = f"bench{scenario.key}"
+    devices = fleet(scenario.bms)
+    ports = [free_port() for _ in range(scenario.adapters)]
+    config = write_config(directory / "batmon.toml", 0, broker.port, devices, 1, base, ports, scenario.slots)
+    sim = start_simulator(config, directory / "writes.json", directory / "sim.log", quiet_hci)
+    watcher = Watcher(broker.port, base)
+    log = (directory / "daemon.log").open("wb")
+    daemon = subprocess.Popen([PY, "-m", "batmond", "run", "--config", str(config)], stdout=log, stderr=log)
+    try:
+        expected = {f"{base}/{alias}/state" for alias, _, _ in devices}
+        wait_for(lambda: expected <= {t for t, _ in watcher.states()}, 120 + scenario.bms, "every BMS to publish",
+                 daemon)  # fmt: skip
+        time.sleep(WARMUP)
+        t0, cpu0 = time.monotonic_ns(), cpu_ns(daemon.pid)
+        time.sleep(scenario.seconds)
+        t1, cpu1 = time.monotonic_ns(), cpu_ns(daemon.pid)
+        peak_rss = memory_mb(daemon.pid, "VmHWM")
+    finally:
+        stop_process(daemon)
+        stop_process(sim)
+        watcher.close()
+        log.close()
+    text = (directory / "daemon.log").read_text(errors="replace")
+    if "Traceback" in text:
+        raise RuntimeError(f"the daemon logged a traceback: {directory / 'daemon.log'}")
+    by_bms: dict[str, list[int]] = defaultdict(list)
+    for topic, ns in watcher.states():
+        by_bms[topic].append(ns)
+    intervals: list[float] = []  # s between two states of one BMS inside the window (its sample interval)
+    longest_by_bms: list[float] = []
+    for topic in expected:
+        times = [ns for ns in by_bms[topic] if t0 <= ns <= t1]
+        gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(times)]
+        # The gap from the window's start to the first state, and from the last to its end, count too: a BMS
+        # that never came round inside the window has the whole window as its interval.
+        edges = [(times[0] - t0) / 1e9, (t1 - times[-1]) / 1e9] if times else [(t1 - t0) / 1e9]
+        intervals += gaps
+        longest_by_bms.append(max(gaps + edges))
+    ordered = sorted(intervals)
+    window = (t1 - t0) / 1e9
+    return {
+        "bms": scenario.bms,
+        "adapters": scenario.adapters,
+        "slots_per_adapter": scenario.slots,
+        "window_s": round(window, 2),
+        "sample_interval_s": {
+            "median": round(ordered[len(ordered) // 2], 2) if ordered else None,
+            "p95": round(ordered[min(len(ordered) - 1, round(0.95 * len(ordered)))], 2) if ordered else None,
+            "max": round(max(longest_by_bms), 2),
+            "n": len(ordered),
+        },
+        "states_at_broker_per_s": round(sum(len([n for n in v if t0 <= n <= t1]) for v in by_bms.values()) / window, 1),
+        "cpu_pct_one_core": round(100 * (cpu1 - cpu0) / 1e9 / window, 2),
+        "peak_rss_mb": round(peak_rss, 1),
+        "taking_turns": text.count("taking turns"),
+        "slot_refusals": text.count("Connection Limit Exceeded"),
+    }
+
+
 def start_to_first_publish(command: list[str], broker: Broker, workdir: Path, name: str) -> dict[str, Any]:
     """Process start -> first live message at the broker (the daemon's status), and -> first BMS state."""
     directory = workdir / f"start-{name}"
@@ -464,6 +551,13 @@ def table(results: dict[str, Any]) -> str:
         ratio = results["decode_vs_aiobmsble"].get(name)
         lines.append(f"| {name} | {figures['frames_per_s']} | {figures['samples_per_s']} | "
                      f"{'–' if ratio is None else f'{ratio}×'} |")  # fmt: skip
+    fleet_run = results["fleet"]
+    interval = fleet_run["sample_interval_s"]
+    lines += ["", "| fleet | sample interval median / p95 / max s | CPU % of one core | peak RSS MB | states/s |",
+              "|---|---|---|---|---|",
+              f"| {fleet_run['bms']} BMS, {fleet_run['adapters']} adapters × {fleet_run['slots_per_adapter']} slots | "
+              f"{interval['median']} / {interval['p95']} / {interval['max']} | {fleet_run['cpu_pct_one_core']} | "
+              f"{fleet_run['peak_rss_mb']} | {fleet_run['states_at_broker_per_s']} |"]  # fmt: skip
     start = results["start_to_first_publish_s"]
     lines += ["", f"start → first publish: python {start['python']} s, binary {start['binary']} s; "
               f"start → first BMS state: python {results['start_to_first_state_s']['python']} s, "
@@ -498,8 +592,14 @@ def main() -> int:
                 scenario = Scenario(scenario.bms, scenario.hz, 5)
             print(f"{scenario.key}: {scenario.bms} BMS at {scenario.hz} Hz for {scenario.seconds:g} s ...", flush=True)
             results["runs"][scenario.key] = run_scenario(scenario, broker, workdir, not args.stock_simulator)
+        if not args.only or FLEET.key in args.only.split(","):
+            fleet_run = FLEET if not args.quick else FleetScenario(seconds=15)
+            print(f"{fleet_run.key}: {fleet_run.bms} BMS over {fleet_run.adapters} adapters of {fleet_run.slots} "
+                  f"slots at 1 Hz for {fleet_run.seconds:g} s ...", flush=True)  # fmt: skip
+            results["fleet"] = run_fleet(fleet_run, broker, workdir, not args.stock_simulator)
         if args.only:
-            print(json.dumps(results["runs"], indent=1))
+            print(json.dumps({**results["runs"], **({"fleet": results["fleet"]} if "fleet" in results else {})},
+                             indent=1))  # fmt: skip
             return 0
         print("decode throughput ...", flush=True)
         results["decode"] = all_throughputs(0.1 if args.quick else 0.5)
@@ -539,6 +639,11 @@ def main() -> int:
         "journal_fsync_at_most_1_per_s": all(
             v <= 1 for key in ("journal_fsync_per_s", "journal_fsync_per_s_long_run") for v in results[key].values()
         ),
+        # 64 BMS over 4 adapters of 8 slots: each sampled at least every 10 s, CPU and memory within twice the
+        # 32-BMS figures at 1 Hz.
+        "fleet_every_bms_within_10s": results["fleet"]["sample_interval_s"]["max"] <= FLEET_INTERVAL_TARGET_S,
+        "fleet_cpu_within_2x_32": results["fleet"]["cpu_pct_one_core"] <= 2 * runs["32x1hz"]["cpu_pct_one_core"],
+        "fleet_rss_within_2x_32": results["fleet"]["peak_rss_mb"] <= 2 * runs["32x1hz"]["peak_rss_mb"],
     }
     results["bench_seconds"] = round(time.monotonic() - started)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")

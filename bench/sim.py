@@ -2,9 +2,10 @@
 
     python bench/sim.py CONFIG.toml WRITES.json [--quiet-hci]
 
-Serves every [[device]] of the config (like `batmond sim`) and, until SIGTERM, records for every packet the
-controller writes to the daemon's HCI socket the monotonic ns and the stream offset after it, so bench/run.py
-can tell when the notification a sample came from entered the transport. ``--quiet-hci`` does for the
+Serves every [[device]] of the config on every adapter it names, each with its slots (like `batmond sim`) and,
+until SIGTERM, records for every packet the controller writes to the daemon's HCI socket the monotonic ns and
+the stream offset after it, so bench/run.py can tell when the notification a sample came from entered the
+transport (with one adapter; the fleet run measures intervals, not latency). ``--quiet-hci`` does for the
 simulator what the daemon's Bluetooth adapter does for itself (batmond/transports/bumble_strings.py): bumble's
 per-packet debug strings only when bumble logs at DEBUG. The simulator is not the product, but stock it would
 spend a fifth of its CPU on them and crowd the daemon at 32 BMS x 10 Hz on 2 cores.
@@ -19,7 +20,7 @@ import sys
 import time
 
 from batmond.config import load
-from batmond.sim import Simulator, server_transport, specs_from_config
+from batmond.sim import Simulator, adapters_from_config, server_transport, specs_from_config
 from batmond.sim.hci_server import HciServer
 from batmond.transports.bumble_strings import make_debug_strings_lazy
 
@@ -39,7 +40,9 @@ async def serve(config_path: str) -> list[tuple[int, int]]:
 
     HciServer.on_packet = logged
     config = load(config_path)
-    simulator = Simulator(server_transport(config.bluetooth.transport))
+    simulator = Simulator()
+    for name, transport, slots in adapters_from_config(config):
+        await simulator.add_adapter(name, server_transport(transport), slots=slots)
     await simulator.start(specs_from_config(config))
     print("ready", flush=True)
     stop = asyncio.Event()

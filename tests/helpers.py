@@ -210,10 +210,10 @@ class DaemonProcess:
 
 
 def write_config(path: Path, sim_port: int, broker_port: int, devices: list[tuple[str, ...]],
-                 extra: str = "", sampling: str = "") -> Path:  # fmt: skip
+                 extra: str = "", sampling: str = "", extra_bluetooth: str = "") -> Path:  # fmt: skip
     lines = [
         "[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}", 'client_id = "batmond-test"', extra,
-        "[bluetooth]", f'transport = "tcp-client:127.0.0.1:{sim_port}"', "connect_timeout = 5.0",
+        "[bluetooth]", f'transport = "tcp-client:127.0.0.1:{sim_port}"', "connect_timeout = 5.0", extra_bluetooth,
         "[sampling]", sampling or "sample_period = 1.0\nexpire_values_after = 4.0",
         "[state]", f'dir = "{path.parent / "state"}"',
     ]  # fmt: skip

@@ -38,7 +38,10 @@ async def test_every_simulated_type_reaches_the_broker(simulator, broker, watche
         devices.append((address_for(alias), type_name, alias))
         specs.append(SimSpec(type=type_name, name=alias, address=address_for(alias), variant=variant))
     await simulator.start(specs)
-    write_config(paths["config"], simulator.port, broker.port, devices)
+    # Every type keeps its link (one slot each): this test is about the protocols; taking turns is test_fleet's.
+    write_config(
+        paths["config"], simulator.port, broker.port, devices, extra_bluetooth=f"max_connections = {len(devices)}"
+    )
     daemon = DaemonProcess(paths["config"], paths["log"])
     daemon.start()
     try:

@@ -130,6 +130,9 @@ class Rig:
             "[mqtt]", 'host = "127.0.0.1"', f"port = {self.broker.port}", 'client_id = "batmond-soak"',
             "[bluetooth]", f'transport = "tcp-client:127.0.0.1:{self.sim_port}"', "connect_timeout = 5.0",
             f'reset_request_dir = "{self.reset_dir}"',
+            # A slot for every BMS: the soak's faults hit an installation whose links are all kept; taking turns
+            # has its own tests (tests/e2e/test_fleet.py).
+            f"max_connections = {len(self.targets)}",
             "[sampling]", f"sample_period = {SAMPLE_PERIOD}", f"expire_values_after = {EXPIRE}",
             "[state]", f'dir = "{self.state_dir}"',
         ]  # fmt: skip
