@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,24 @@ def daemon(paths):
     yield process
     process.stop(signal.SIGKILL)
     assert "Traceback" not in process.log, process.log[-3000:]
+
+
+@pytest.fixture
+def notify(tmp_path, monkeypatch):
+    """A real NOTIFY_SOCKET, as systemd gives a Type=notify service: every message the daemon sends."""
+    path = tmp_path / "notify"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(path))
+    server.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    messages: list[str] = []
+
+    def received() -> list[str]:
+        while True:
+            try:
+                messages.extend(server.recv(4096).decode().splitlines())
+            except BlockingIOError:
+                return messages
+
+    yield received
+    server.close()

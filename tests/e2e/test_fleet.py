@@ -162,3 +162,20 @@ async def test_a_controller_with_fewer_slots_than_configured_is_learnt_without_a
         assert watcher.count(f"batmond/{alias}/state") >= 2, (alias, daemon.log[-3000:])
     assert daemon.log.count("holds at most 2 LE connections") == 1
     assert daemon.log.count("Connection Limit Exceeded") <= 2  # learnt from the first refusal, not retried into
+
+
+async def test_ready_and_the_status_line_account_for_each_adapter(radio, broker, watcher, daemon, paths, notify):
+    devices = FLEET[:2]
+    ports = await add_adapters(radio, slots=3, names=("house",))
+    ports["shed"] = free_port()  # configured, but no dongle answers there
+    await start(radio, devices)
+    fleet_config(paths["config"], ports, broker.port, devices, max_connections=3)
+    daemon.start()
+    await wait_until(lambda: "READY=1" in notify(), 30, "READY=1 without the shed's adapter")
+    assert "ready without Bluetooth adapter(s) shed: not up within 5 s; they keep trying" in daemon.log
+    for _, _, alias in devices:
+        await wait_until(lambda a=alias: watcher.last_json(f"batmond/{a}/state"), 30, f"{alias} on the house adapter")
+    status = await wait_until(
+        lambda: [m for m in notify() if m.startswith("STATUS=2/2 BMS online") and "house 2/3 links" in m], 30, "status"
+    )
+    assert status[-1].endswith("; Bluetooth house 2/3 links, shed down"), status[-1]

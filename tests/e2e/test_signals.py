@@ -7,7 +7,6 @@ import asyncio
 import errno
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -23,27 +22,6 @@ def config_text(state: Path, broker_port: int | None, aliases: list[str]) -> str
         "[mqtt]\nenabled = false\n")  # fmt: skip
     devices = "".join(f'[[device]]\naddress = "{alias}"\ntype = "dummy"\nalias = "{alias}"\n' for alias in aliases)
     return mqtt + f'[state]\ndir = "{state}"\n' + devices
-
-
-@pytest.fixture
-def notify(tmp_path, monkeypatch):
-    """A real NOTIFY_SOCKET, as systemd gives a Type=notify service: every message the daemon sends."""
-    path = tmp_path / "notify"
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(str(path))
-    server.setblocking(False)
-    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-    messages: list[str] = []
-
-    def received() -> list[str]:
-        while True:
-            try:
-                messages.extend(server.recv(4096).decode().splitlines())
-            except BlockingIOError:
-                return messages
-
-    yield received
-    server.close()
 
 
 def meters(watcher, alias: str) -> dict[str, float] | None:
