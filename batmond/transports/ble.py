@@ -43,6 +43,11 @@ logging.getLogger("bumble.smp").setLevel(logging.ERROR)
 logging.getLogger("bumble.host").addFilter(
     lambda record: not (record.exc_info and isinstance(record.exc_info[1], TransportLostError))
 )
+# An answer that arrives after batmond gave up on its request (a GATT or HCI timeout under load) finds bumble's
+# pending future cancelled, and bumble logs the InvalidStateError with a traceback; the timeout was reported already.
+logging.getLogger("bumble.transport.common").addFilter(
+    lambda record: not (record.exc_info and isinstance(record.exc_info[1], asyncio.InvalidStateError))
+)
 MAC_LIKE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 T = TypeVar("T")
 
