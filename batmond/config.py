@@ -86,6 +86,9 @@ class BluetoothConfig:
     # Where the root helper bt-reset takes power-cycle requests (batmond-bt-reset.path watches it).
     reset_request_dir: str = "/run/batmond"
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    # s between two samples of a BMS taking turns for a slot (at least sample_period): each turn is a whole
+    # connect, which costs the radio's airtime and the CPU several polls' worth.
+    turn_interval: float = 5.0
     adapter: tuple[AdapterConfig, ...] = ()  # the [[bluetooth.adapter]] entries, read apart from the other keys
 
     @property
@@ -468,7 +471,7 @@ def _check(config: Config, ctx: _Context) -> None:
         raise ctx.error(("mqtt", None), "username", "password is set but username is missing")
 
     _check_adapters(bt, ctx)
-    for key in ("connect_timeout", "scan_timeout"):
+    for key in ("connect_timeout", "scan_timeout", "turn_interval"):
         if getattr(bt, key) <= 0:
             raise ctx.error(("bluetooth", None), key, "must be greater than 0")
 

@@ -187,11 +187,13 @@ class Daemon:
 
                 assert self.fleet is not None
                 port = self.fleet.port(device)
-                poller = AioPoller(device, codec_type, port, self.config.sampling, self.hub, device_turn)
+                poller = AioPoller(device, codec_type, port, self.config.sampling, self.hub, device_turn,
+                                   self.config.bluetooth.turn_interval)  # fmt: skip
             else:
                 # Evenly staggered within the sample period: BMS answering at once wait for each other.
                 poller = Poller(device, codec_type, self._connector(device, codec_type), self.config.sampling,
-                                self.hub, device_turn, phase=index / len(self.config.devices))  # fmt: skip
+                                self.hub, device_turn, phase=index / len(self.config.devices),
+                                turn_interval=self.config.bluetooth.turn_interval)  # fmt: skip
             self.pollers[device.alias] = poller
             self.hub.state(device).writable = frozenset() if device.read_only else codec_type.writable_switches
             self._tasks.append(asyncio.create_task(poller.run(), name=f"bms-{device.alias}"))

@@ -48,8 +48,11 @@ class Poller:
         hub: Hub,
         turn: asyncio.Lock | None = None,
         phase: float = 0.0,
+        turn_interval: float = 0.0,
     ) -> None:
         self.device = device
+        # s between samples when the link is given up after each one to let other BMS have the slot
+        self.turn_interval = max(sampling.sample_period, turn_interval)
         self.codec_type = codec_type
         self.connect = connect
         self.sampling = sampling
@@ -69,6 +72,7 @@ class Poller:
         self._link_watch: asyncio.Future[bool] | None = None  # done when the session's link has ended
         self._backoff = RECONNECT_BACKOFF[0]
         self._unplaced_lengths: set[int] = set()  # for this BMS's whole life, across reconnects
+        self._held_slot = True  # the last session's link was its own, not a turn in a rotation
 
     async def run(self) -> None:
         while True:
@@ -78,8 +82,9 @@ class Poller:
             except (LinkError, NoAnswer) as exc:
                 self._lost(str(exc))
             else:  # one sample taken and the link given up (keep_alive = false, or its turn in a rotation)
+                period = self.sampling.sample_period if self._held_slot else self.turn_interval
                 await self.close()
-                await asyncio.sleep(max(0.0, started + self.sampling.sample_period - time.monotonic()))
+                await asyncio.sleep(max(0.0, started + period - time.monotonic()))
                 continue
             finally:
                 await self.close()
@@ -131,6 +136,7 @@ class Poller:
                 self._backoff = RECONNECT_BACKOFF[0]
                 self.hub.record(self.device, sample, codec.info, codec.stats)
             if not self.sampling.keep_alive or not link.resident:
+                self._held_slot = link.resident
                 return
             if time.monotonic() >= rssi_due:
                 rssi_due += RSSI_PERIOD

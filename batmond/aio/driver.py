@@ -101,9 +101,12 @@ class AioPoller:
         sampling: SamplingConfig,
         hub: Hub,
         turn: asyncio.Lock | None = None,
+        turn_interval: float = 0.0,
     ) -> None:
         self.device = device
         self.aio = aio
+        # s between updates while it takes turns for a slot (see batmond.fleet)
+        self.turn_interval = max(sampling.sample_period, turn_interval)
         self.adapter = adapter
         self.sampling = sampling
         self.hub = hub
@@ -155,7 +158,8 @@ class AioPoller:
             if rotating:  # its turn in a rotation is over: the slot goes to the next BMS until the next update
                 with contextlib.suppress(*LINK_ERRORS):
                     await bms.disconnect()
-            await self._wait(self.sampling.sample_period - (time.monotonic() - started))
+            period = self.turn_interval if rotating else self.sampling.sample_period
+            await self._wait(period - (time.monotonic() - started))
             # aiobmsble would quietly reconnect in the next update: a lost link is reported (and backed off) here.
             if self.sampling.keep_alive and not rotating and not bms.is_connected:
                 raise UpdateFailed(link.close_reason if link is not None and link.close_reason else "link closed")

@@ -40,8 +40,10 @@ async def add_adapters(sim: Simulator, slots: int, hears: dict[str, dict[str, in
 
 def fleet_config(path: Path, ports: dict[str, int], broker_port: int, devices, max_connections: int,
                  sampling: str = "sample_period = 1.0\nexpire_values_after = 30.0") -> None:  # fmt: skip
+    """Turns every second (turn_interval = 1), so that a few seconds show every BMS sampled more than once."""
     lines = ["[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}", 'client_id = "batmond-test"', "[bluetooth]",
-             "connect_timeout = 5.0", "scan_timeout = 10.0", f"max_connections = {max_connections}"]  # fmt: skip
+             "connect_timeout = 5.0", "scan_timeout = 10.0", f"max_connections = {max_connections}",
+             "turn_interval = 1.0"]  # fmt: skip
     for name, port in ports.items():
         lines += ["[[bluetooth.adapter]]", f'name = "{name}"', f'transport = "tcp-client:127.0.0.1:{port}"']
     lines += ["[sampling]", sampling, "[state]", f'dir = "{path.parent / "state"}"']
