@@ -171,6 +171,18 @@ async def test_stalled_gatt_gets_no_answer_and_recovers():
         assert services.services
 
 
+async def test_pairing_is_not_supported_and_clearing_the_cache_succeeds():
+    async with running() as proxy, client_of(proxy) as client:
+        owner = Owner(client)
+        await wait_until(lambda: owner.heard(ADDRESS), TIMEOUT, "an advertisement of the BMS")
+        assert (await owner.connect(ADDRESS))[0]
+        pairing = await client.bluetooth_device_pair(ADDRESS, timeout=TIMEOUT)
+        assert not pairing.paired and pairing.error == 0x106  # ESP_ERR_NOT_SUPPORTED
+        unpairing = await client.bluetooth_device_unpair(ADDRESS, timeout=TIMEOUT)
+        assert not unpairing.success and unpairing.error == 0x106
+        assert (await client.bluetooth_device_clear_cache(ADDRESS, timeout=TIMEOUT)).success
+
+
 # -- slots ----------------------------------------------------------------------------------------------------
 async def test_slots_are_counted_pushed_and_a_connect_beyond_them_fails():
     async with running(slots=1) as proxy, client_of(proxy) as client:
@@ -219,6 +231,7 @@ async def test_reboot_drops_the_client_and_the_bms_link_and_it_can_reconnect():
                 _, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
                 writer.close()
             await asyncio.wait_for(rebooting, TIMEOUT)
+        assert proxy.sim.devices[JBD.name].connection is None  # the BMS saw its link go
         async with client_of(proxy) as client:
             owner = Owner(client)
             # The BMS lost its link with the reboot, so it advertises again and takes a new connect.
@@ -239,6 +252,8 @@ async def test_dropping_tcp_ends_the_session_and_frees_the_ble_links():
             assert (await owner.connect(ADDRESS))[0]
             proxy.drop_tcp()
             await asyncio.wait_for(stopped.wait(), TIMEOUT)
+        # No advertisement subscriber left: the firmware drops every BLE link.
+        await wait_until(lambda: proxy.sim.devices[JBD.name].connection is None, TIMEOUT, "the BMS link gone")
         async with client_of(proxy) as client:
             owner = Owner(client)
             await wait_until(lambda: owner.free and owner.free[-1] == (3, 3, []), TIMEOUT, "every slot free")

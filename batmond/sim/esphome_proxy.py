@@ -26,7 +26,7 @@ import logging
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aioesphomeapi import api_pb2 as pb
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
@@ -401,8 +401,10 @@ class EsphomeProxySim:
 
     def _on_hello(self, session: Session, msg: pb.HelloRequest) -> None:
         session.api_version = (msg.api_version_major, msg.api_version_minor)
-        session.send(pb.HelloResponse(api_version_major=API_VERSION[0], api_version_minor=API_VERSION[1],
-                                      server_info=f"{self.name} (esphome v{ESPHOME_VERSION})", name=self.name))  # fmt: skip
+        major, minor = API_VERSION
+        server_info = f"{self.name} (esphome v{ESPHOME_VERSION})"
+        session.send(pb.HelloResponse(api_version_major=major, api_version_minor=minor, server_info=server_info,
+                                      name=self.name))  # fmt: skip
 
     def _on_device_info(self, session: Session, msg: pb.DeviceInfoRequest) -> None:
         session.send(pb.DeviceInfoResponse(
@@ -676,7 +678,7 @@ class EsphomeProxySim:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    _handlers: dict[type[Message], Callable[[EsphomeProxySim, Session, Any], None]] = {
+    _handlers: ClassVar[dict[type[Message], Callable[[EsphomeProxySim, Session, Any], None]]] = {
         pb.HelloRequest: _on_hello,
         pb.DeviceInfoRequest: _on_device_info,
         pb.DeviceCapabilitiesRequest: _on_capabilities,
