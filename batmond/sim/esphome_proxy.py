@@ -545,7 +545,7 @@ class EsphomeProxySim:
             # An HCI refusal keeps its number (Connection Limit Exceeded is 0x09) so a test can tell it.
             self._fail(slot, exc.error_code if exc.error_code is not None else ESP_GATT_ERROR)
             return
-        except (TimeoutError, core.TimeoutError):
+        except (TimeoutError, core.BaseBumbleError):  # any other failure still gives the slot back
             self._fail(slot, ESP_GATT_ERROR)
             return
         if self._slots.get(slot.address) is not slot:
@@ -604,7 +604,7 @@ class EsphomeProxySim:
         except core.ProtocolError as exc:  # the BMS's ATT error
             error = exc.error_code if exc.error_code is not None else ESP_GATT_ERROR
             reply = [pb.BluetoothGATTErrorResponse(address=slot.address, handle=handle, error=error)]
-        except (TimeoutError, core.TimeoutError, core.BaseBumbleError):
+        except (TimeoutError, core.BaseBumbleError):
             reply = [pb.BluetoothGATTErrorResponse(address=slot.address, handle=handle, error=ESP_GATT_ERROR)]
         if self._slots.get(slot.address) is slot:  # a dropped link was reported already
             self._to_owner(*reply)
