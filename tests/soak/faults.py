@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bumble import hci
+
 from batmond.sim.serial import SerialSimulatedBms
 
 from .rig import RESTART_SEC, Rig
@@ -18,7 +20,7 @@ from .truth import Target
 
 @dataclass
 class Fault:
-    kind: str  # kill, freeze, broker, drop, silent, corrupt, junk, split, merge
+    kind: str  # kill, freeze, slots, broker, drop, silent, corrupt, junk, split, merge
     target: str | None  # alias, or None for the whole installation
     at: float  # s after the faults started
     duration: float = 0.0
@@ -51,6 +53,7 @@ def plan(seconds: float, rng: random.Random, targets: list[Target]) -> list[Faul
     place("kill", max(1, round(seconds / 200)), lambda: rng.uniform(1.0, RESTART_SEC), seconds * 0.45)
     place("freeze", max(1, round(seconds / 300)), lambda: min(45.0, max(5.0, rng.uniform(0.02, 0.07) * seconds)), end)
     place("broker", max(1, round(seconds / 300)), lambda: rng.uniform(2.0, 10.0), end)
+    place("slots", max(1, round(seconds / 300)), lambda: rng.uniform(10.0, 20.0), end)
     ble = [t for t in targets if not t.wired]
     framed = [t for t in ble if t.type != "victron"]  # Victron values are GATT characteristics, not frames
     quiet = [t for t in targets if t.type != "victron"]  # its silent hook stops notifications, not reads
@@ -102,6 +105,9 @@ async def _apply(rig: Rig, fault: Fault, rng: random.Random) -> None:
             fault.note = "ended by the bt-reset power cycle"
         rig.sim.freeze_adapter(False)
         return
+    if fault.kind == "slots":
+        await _exhaust_slots(rig, fault)
+        return
     if fault.kind == "broker":
         await asyncio.to_thread(rig.broker.stop)
         down = time.monotonic()
@@ -142,3 +148,22 @@ async def _apply(rig: Rig, fault: Fault, rng: random.Random) -> None:
         bms.merge = True
         await asyncio.sleep(fault.duration)
         bms.merge = False
+
+
+async def _exhaust_slots(rig: Rig, fault: Fault) -> None:
+    """The controller holds two links fewer than it has: two BMS lose theirs (a supervision timeout), and their
+    reconnects meet Connection Limit Exceeded. The daemon learns the smaller count and rotates the BMS that do not
+    fit; it keeps that count after the fault, as it would on the real controller."""
+    assert rig.sim is not None and rig.sim.adapter is not None
+    adapter = rig.sim.adapter
+    connections = list(adapter.le_connections.values())
+    if len(connections) < 3:
+        fault.note = f"only {len(connections)} links up"
+        return
+    before = adapter.slots
+    adapter.slots = len(connections) - 2
+    fault.note = f"{adapter.slots} slots"
+    for connection in connections[:2]:
+        adapter.drop(connection, hci.HCI_ErrorCode.CONNECTION_TIMEOUT_ERROR)
+    await asyncio.sleep(fault.duration)
+    adapter.slots = before

@@ -109,6 +109,9 @@ class SimulatedVictron(SimulatedBms):
         return []  # no request/answer frames: everything is a characteristic
 
     def on_connect(self) -> None:
+        # The battery lives on between connections: bring it up to now before the central reads anything (with
+        # short connections, a BMS taking turns for a slot, the notify loop below never gets to advance it).
+        self.battery.advance()
         self._sent.clear()
         self._last_keep_alive = time.monotonic()
         self.spawn(self._notify_changes(self.connection))
