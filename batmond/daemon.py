@@ -205,6 +205,7 @@ class Daemon:
 
         bt = self.config.bluetooth
         adapters = []
+        power_cycle_lock = asyncio.Lock()  # one bt-reset request at a time, whichever adapter asks
         for adapter in bt.adapters:
             reason = check_bluetooth_support(adapter.transport)
             if reason:
@@ -213,7 +214,7 @@ class Daemon:
             suffix = "" if adapter.name == DEFAULT_ADAPTER_NAME else f"-{adapter.name}"
             keys = str(Path(self.config.state.dir) / f"bluetooth-keys{suffix}.json")
             ble = BleAdapter(adapter.transport, bt.connect_timeout, bt.scan_timeout, keys, bt.reset_request_dir,
-                             adapter.name, named=bool(bt.adapter))  # fmt: skip
+                             adapter.name, named=bool(bt.adapter), power_cycle_lock=power_cycle_lock)  # fmt: skip
             adapters.append((ble, adapter.max_connections or bt.max_connections))
         return Fleet(adapters, bt.connect_timeout)
 

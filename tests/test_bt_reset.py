@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from batmond.transports.recovery import PowerCycler
 
 SCRIPT = Path(__file__).resolve().parent.parent / "packaging" / "libexec" / "bt-reset"
 USB_DONGLE = "devices/pci0000:00/0000:00:14.0/usb1/1-1"
@@ -121,3 +124,27 @@ def test_request_file_is_consumed_and_answered(sysfs: Path) -> None:
     assert bt_reset(sysfs, "request", str(request)).returncode == 0
     assert (run / "bt-reset.result").read_text().startswith("1 bad transport in request")
     assert not request.exists()
+
+
+async def test_two_adapters_asking_at_once_each_get_their_own_power_cycle(sysfs: Path) -> None:
+    """The helper takes one request file at a time (batmond-bt-reset.path): two adapters that fail together wait
+    for each other instead of overwriting each other's request."""
+    run = sysfs.parent / "run"
+    run.mkdir()
+    request = run / "bt-reset.request"
+
+    async def path_unit() -> None:  # what batmond-bt-reset.path does: run the helper whenever a request exists
+        while True:
+            if request.exists():
+                await asyncio.to_thread(bt_reset, sysfs, "request", str(request))
+            await asyncio.sleep(0.05)
+
+    shared = asyncio.Lock()
+    house, shed = PowerCycler(str(run), shared), PowerCycler(str(run), shared)
+    unit = asyncio.create_task(path_unit())
+    try:
+        answers = await asyncio.gather(house.power_cycle("hci-socket:0", 20), shed.power_cycle("hci-socket:1", 20))
+    finally:
+        unit.cancel()
+    assert answers == [(0, "USB re-authorization of 1-1; hci0 unblocked and down"),
+                       (0, "hci_uart_bcm unbind/bind of serial0-0; hci1 unblocked and down")], answers  # fmt: skip

@@ -207,6 +207,7 @@ class BleAdapter:
         reset_request_dir: str | None = None,
         name: str = "default",
         named: bool = False,
+        power_cycle_lock: asyncio.Lock | None = None,
     ) -> None:
         make_debug_strings_lazy()  # bumble formats every packet for a debug line we never log
         self.transport_spec = transport
@@ -221,7 +222,7 @@ class BleAdapter:
         self.ready = asyncio.Event()
         self.failures = 0
         self.ladder = Ladder()
-        self.power_cycler = PowerCycler(reset_request_dir) if reset_request_dir else None
+        self.power_cycler = PowerCycler(reset_request_dir, power_cycle_lock) if reset_request_dir else None
         self._stuck = asyncio.Event()
         self._connect_lock = asyncio.Lock()
         self._links: weakref.WeakSet[BleLink] = weakref.WeakSet()

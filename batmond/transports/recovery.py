@@ -66,8 +66,10 @@ class Ladder:
 class PowerCycler:
     """Client of the root helper's request-file protocol (see packaging/libexec/bt-reset)."""
 
-    def __init__(self, request_dir: str) -> None:
+    def __init__(self, request_dir: str, one_at_a_time: asyncio.Lock | None = None) -> None:
         self.directory = Path(request_dir)
+        # The helper takes one request file at a time: the adapters of one daemon share this lock.
+        self.one_at_a_time = one_at_a_time or asyncio.Lock()
         self.request = self.directory / "bt-reset.request"
         self.result = self.directory / "bt-reset.result"
 
@@ -77,6 +79,10 @@ class PowerCycler:
 
     async def power_cycle(self, transport: str, timeout: float = HELPER_TIMEOUT) -> tuple[int, str]:
         """Ask for a power cycle and wait for the outcome: (status, message); status 0 means it is back."""
+        async with self.one_at_a_time:
+            return await self._request(transport, timeout)
+
+    async def _request(self, transport: str, timeout: float) -> tuple[int, str]:
         self.result.unlink(missing_ok=True)
         staging = self.directory / f".bt-reset.{os.getpid()}"
         staging.write_text(transport + "\n")
