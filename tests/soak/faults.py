@@ -53,9 +53,11 @@ def plan(seconds: float, rng: random.Random, targets: list[Target]) -> list[Faul
     place("kill", max(1, round(seconds / 200)), lambda: rng.uniform(1.0, RESTART_SEC), seconds * 0.45)
     place("freeze", max(1, round(seconds / 300)), lambda: min(45.0, max(5.0, rng.uniform(0.02, 0.07) * seconds)), end)
     place("broker", max(1, round(seconds / 300)), lambda: rng.uniform(2.0, 10.0), end)
-    for _ in range(max(1, round(seconds / 300))):  # a condition of the controller: it may overlap the others
+    # A condition of the controller: it may overlap the others. It ends by 60 % of the run, because the BMS it
+    # pushes out of their slots come back by taking turns, and the run must leave them time to be judged.
+    for _ in range(max(1, round(seconds / 300))):
         span = rng.uniform(5.0, 15.0)
-        faults.append(Fault("slots", None, rng.uniform(seconds * 0.05, end - span), span))
+        faults.append(Fault("slots", None, rng.uniform(seconds * 0.05, seconds * 0.6 - span), span))
     ble = [t for t in targets if not t.wired]
     framed = [t for t in ble if t.type != "victron"]  # Victron values are GATT characteristics, not frames
     quiet = [t for t in targets if t.type != "victron"]  # its silent hook stops notifications, not reads
