@@ -598,8 +598,11 @@ def _check(config: Config, ctx: _Context) -> None:
             names = [adapter.name for adapter in config.bluetooth.adapters]
             names += [proxy.name for proxy in config.bluetooth.proxy]
             if device.bluetooth_adapter not in names:
-                tables = "[[bluetooth.adapter]] or [[bluetooth.proxy]]" if config.bluetooth.proxy else \
-                    "[[bluetooth.adapter]]"
+                tables = (
+                    "[[bluetooth.adapter]] or [[bluetooth.proxy]]"
+                    if config.bluetooth.proxy
+                    else "[[bluetooth.adapter]]"
+                )
                 raise ctx.error(where, "bluetooth_adapter", f"no {tables} is named "
                                 f"{device.bluetooth_adapter!r} (configured: {', '.join(names)})")  # fmt: skip
         if not 1 <= device.board_address <= MAX_BOARD_ADDRESS:

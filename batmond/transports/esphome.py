@@ -147,8 +147,11 @@ class EsphomeLink(Link):
         cccd = next((d for d in characteristic.descriptors if core.UUID(d.uuid) == CCCD), None)
         if cccd is None:
             raise LinkError(f"{self.description}: characteristic {characteristic.uuid} has no CCCD to subscribe")
-        await self.gatt(self.client.bluetooth_gatt_start_notify(
-            self.address, characteristic.handle, lambda handle, data: callback(bytes(data)), timeout=GATT_TIMEOUT))
+        await self.gatt(
+            self.client.bluetooth_gatt_start_notify(
+                self.address, characteristic.handle, lambda handle, data: callback(bytes(data)), timeout=GATT_TIMEOUT
+            )
+        )
         value = b"\x01\x00" if characteristic.properties & NOTIFY else b"\x02\x00"
         await self.gatt(self.client.bluetooth_gatt_write_descriptor(self.address, cccd.handle, value,
                                                                     timeout=GATT_TIMEOUT))  # fmt: skip
@@ -233,8 +236,9 @@ class EsphomeProxy:
                 flags = info.bluetooth_proxy_feature_flags_compat(client.api_version)
                 active = api.BluetoothProxyFeature.ACTIVE_CONNECTIONS
                 if not flags & active or not flags & api.BluetoothProxyFeature.REMOTE_CACHING:
-                    new, line = "passive", ("ESPHome proxy %s cannot connect to devices: set bluetooth_proxy: "
-                                            "active: true in its YAML (ESPHome 2022.12 or later); retrying")  # fmt: skip
+                    new = "passive"
+                    line = ("ESPHome proxy %s cannot connect to devices: set bluetooth_proxy: active: true in its "
+                            "YAML (ESPHome 2022.12 or later); retrying")  # fmt: skip
                 else:
                     await self._serve(client, flags, info, stopped, state)
                     state, delay = "dropped", BACKOFF[0]

@@ -13,8 +13,8 @@ from helpers import free_port, wait_until
 
 pytest.importorskip("aioesphomeapi")  # the `esphome` extra
 
-from batmond.sim import SimSpec, Simulator, address_for  # noqa: E402
-from batmond.sim.esphome_proxy import EsphomeProxySim  # noqa: E402
+from batmond.sim import SimSpec, Simulator, address_for
+from batmond.sim.esphome_proxy import EsphomeProxySim
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 KEY = base64.b64encode(bytes(range(32))).decode()
