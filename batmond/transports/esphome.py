@@ -33,6 +33,7 @@ BACKOFF = (0.5, 30.0)  # s between two attempts to reach the proxy: doubling up 
 API_TIMEOUT = 10.0  # s for the TCP connect, the handshake and the device info
 GATT_TIMEOUT = 5.0
 DISCONNECT_TIMEOUT = 3.0
+FREE_SLOT_WAIT = 2.0  # s for the proxy to report a slot given back, before a connect counts as refused
 SILENT_AFTER = 30.0  # s without one advertisement after connecting: someone else (Home Assistant) owns it
 CONNECTION_LIMIT_EXCEEDED = 0x09  # HCI error the ESP's controller gives when it holds all the links it can
 NEEDS_PAIRING = (0x05, 0x08, 0x0F)  # ATT insufficient authentication / authorization / encryption
@@ -196,6 +197,7 @@ class EsphomeProxy:
         self._links: set[EsphomeLink] = set()
         self._connect_lock = asyncio.Lock()
         self._restart = asyncio.Event()
+        self._slot_report = asyncio.Event()  # set at every report of the free slots
         self._last_advert = 0.0
 
     # -- the API session ------------------------------------------------------------------------------------
@@ -230,8 +232,7 @@ class EsphomeProxy:
                 new, line = "key", ("ESPHome proxy %s speaks plaintext but encryption_key is set: remove the key "
                                     "or add api: encryption: key: to its YAML; retrying")  # fmt: skip
             except (api.APIConnectionError, OSError, TimeoutError) as exc:
-                reason = str(exc) or type(exc).__name__
-                new, line = "unreachable", f"ESPHome proxy %s is unreachable ({reason}); retrying"
+                new, line = "unreachable", f"ESPHome proxy %s is unreachable ({_why(exc)}); retrying"
             else:
                 flags = info.bluetooth_proxy_feature_flags_compat(client.api_version)
                 active = api.BluetoothProxyFeature.ACTIVE_CONNECTIONS
@@ -256,7 +257,10 @@ class EsphomeProxy:
         self._restart.clear()
         self._last_advert = time.monotonic()
         client.subscribe_bluetooth_le_raw_advertisements(self._on_advertisements)
+        self._slot_report.clear()
         client.subscribe_bluetooth_connections_free(self._on_free)
+        with contextlib.suppress(TimeoutError):  # its slots before any BMS is placed on it
+            await asyncio.wait_for(self._slot_report.wait(), FREE_SLOT_WAIT)
         self.ready.set()
         self.ladder.up()
         log.info("ESPHome proxy %s is %s (%s, ESPHome %s)", self.label, "back" if state != "starting" else "up",
@@ -313,6 +317,7 @@ class EsphomeProxy:
             log.info("ESPHome proxy %s has %d BLE connection slots", self.label, limit)
             if self.on_limit is not None:
                 self.on_limit(limit)
+        self._slot_report.set()
         self.link_closed.set()  # a slot may be free again: the fleet looks again
 
     # -- the adapter interface ------------------------------------------------------------------------------
@@ -369,7 +374,7 @@ class EsphomeProxy:
         api = _api()
         client = await self._session()
         async with self._connect_lock:  # the ESP makes one LE connection at a time
-            if self.free == 0:
+            if not await self._free_slot():
                 links = self.live_links()
                 raise SlotsExhausted(f"{description}: ESPHome proxy {self.label} has no free BLE slot ({links} of "
                                      "them batmond's; others may be Home Assistant's)", links)  # fmt: skip
@@ -398,7 +403,7 @@ class EsphomeProxy:
             if not connected:
                 if link.unsubscribe is not None:
                     link.unsubscribe()
-                if error == CONNECTION_LIMIT_EXCEEDED or (error == 0 and self.free == 0):
+                if error == CONNECTION_LIMIT_EXCEEDED or (error == 0 and not await self._free_slot()):
                     links = self.live_links()
                     raise SlotsExhausted(f"{description}: ESPHome proxy {self.label} refused one more connection "
                                          f"(no free slot) with {links} open", links)  # fmt: skip
@@ -407,6 +412,15 @@ class EsphomeProxy:
         self._links.add(link)
         asyncio.ensure_future(link.closed.wait()).add_done_callback(lambda _: self._ended(link))
         return link
+
+    async def _free_slot(self) -> bool:
+        """Whether the proxy has a slot free, waiting a moment for its report: it follows a disconnect."""
+        deadline = time.monotonic() + FREE_SLOT_WAIT
+        while self.free == 0 and self.ready.is_set() and time.monotonic() < deadline:
+            self._slot_report.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_report.wait(), deadline - time.monotonic())
+        return self.free != 0
 
     def _ended(self, link: EsphomeLink) -> None:
         self._links.discard(link)
@@ -448,6 +462,19 @@ class EsphomeProxy:
             if not MAC_LIKE.match(key) and address.to_string(False) == mac.upper():
                 return key
         return None
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason for a failed API connect: aioesphomeapi's messages list every address it tried."""
+    cause = exc.__cause__
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {API_TIMEOUT:g} s"
+    return text.split(": ", 1)[1] if text.startswith("Error connecting to [") and ": " in text else text
 
 
 def link_data(link: Link) -> Callable[[bytes], None]:

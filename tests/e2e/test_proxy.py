@@ -129,3 +129,19 @@ async def test_a_switch_command_through_the_proxy_is_confirmed(radio, broker, wa
     battery = radio.devices[alias].battery
     await wait_until(lambda: not battery.charge_enabled, 20, "the BMS got the command")
     await wait_until(lambda: charge() == "OFF", 20, "confirmed OFF published")
+
+
+async def test_the_proxys_own_slot_count_wins_and_the_bms_take_turns(radio, broker, watcher, daemon, paths):
+    await radio.start([SimSpec(type=t, name=alias, address=address) for address, t, alias in (JK, JBD)])
+    proxy = EsphomeProxySim("garage", radio, encryption_key=KEY, slots=1)
+    await proxy.start()
+    radio.proxies.append(proxy)
+    config(paths["config"], broker.port, proxy, [JK, JBD], key=KEY)  # max_connections unset: 3 until it reports
+    daemon.start()
+    for _, _, alias in (JK, JBD):
+        await wait_until(lambda a=alias: adapter_of(watcher, a) == "garage", 60, f"{alias} through the proxy")
+    watcher.clear()
+    await wait_until(lambda: all(watcher.count(f"batmond/{a}/state") >= 2 for _, _, a in (JK, JBD)), 40,
+                     "both sampled again, taking turns on the one slot")  # fmt: skip
+    assert "has 1 BLE connection slots" in daemon.log
+    assert "refused one more connection" not in daemon.log, daemon.log[-3000:]
