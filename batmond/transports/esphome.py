@@ -159,9 +159,10 @@ class EsphomeLink(Link):
 
     async def close(self) -> None:
         self.mark_closed("closed by batmond")
-        if self.unsubscribe is not None:
-            self.unsubscribe()
-            self.unsubscribe = None
+        unsubscribe, self.unsubscribe = self.unsubscribe, None
+        with contextlib.suppress(Exception):
+            if unsubscribe is not None:
+                unsubscribe()
         with contextlib.suppress(Exception):
             self.client.bluetooth_gatt_stop_notify_for_address(self.address)
         if not self.disconnected:  # a link given up on is still up on the proxy: end it, the slot is needed
@@ -253,20 +254,22 @@ class EsphomeProxy:
             delay = min(delay * 2, BACKOFF[1])
 
     async def _serve(self, client: Any, flags: int, info: Any, stopped: asyncio.Event, state: str) -> None:
+        """Own the proxy's BLE side until the session ends; never raises for a session that broke."""
+        api = _api()
         self._client, self._flags = client, flags
         self._restart.clear()
         self._last_advert = time.monotonic()
-        client.subscribe_bluetooth_le_raw_advertisements(self._on_advertisements)
-        self._slot_report.clear()
-        client.subscribe_bluetooth_connections_free(self._on_free)
-        with contextlib.suppress(TimeoutError):  # its slots before any BMS is placed on it
-            await asyncio.wait_for(self._slot_report.wait(), FREE_SLOT_WAIT)
-        self.ready.set()
-        self.ladder.up()
-        log.info("ESPHome proxy %s is %s (%s, ESPHome %s)", self.label, "back" if state != "starting" else "up",
-                 info.name, info.esphome_version)  # fmt: skip
         ending = [asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(self._restart.wait())]
         try:
+            client.subscribe_bluetooth_le_raw_advertisements(self._on_advertisements)
+            self._slot_report.clear()
+            client.subscribe_bluetooth_connections_free(self._on_free)
+            with contextlib.suppress(TimeoutError):  # its slots before any BMS is placed on it
+                await asyncio.wait_for(self._slot_report.wait(), FREE_SLOT_WAIT)
+            self.ready.set()
+            self.ladder.up()
+            log.info("ESPHome proxy %s is %s (%s, ESPHome %s)", self.label, "back" if state != "starting" else "up",
+                     info.name, info.esphome_version)  # fmt: skip
             warned = False
             while not any(task.done() for task in ending):
                 await asyncio.wait(ending, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
@@ -274,6 +277,8 @@ class EsphomeProxy:
                     warned = True
                     log.warning("ESPHome proxy %s sends no advertisements: is it also used by Home Assistant? "
                                 "A proxy serves one client: remove it from Home Assistant", self.label)  # fmt: skip
+        except (api.APIConnectionError, OSError) as exc:
+            log.debug("ESPHome proxy %s: session failed: %s", self.label, exc)
         finally:
             for task in ending:
                 task.cancel()
@@ -401,8 +406,9 @@ class EsphomeProxy:
                                 f"{exc or type(exc).__name__}") from None  # fmt: skip
             connected, mtu, error = states[-1] if states else (False, 0, 0)
             if not connected:
-                if link.unsubscribe is not None:
-                    link.unsubscribe()
+                with contextlib.suppress(Exception):
+                    if link.unsubscribe is not None:
+                        link.unsubscribe()
                 if error == CONNECTION_LIMIT_EXCEEDED or (error == 0 and not await self._free_slot()):
                     links = self.live_links()
                     raise SlotsExhausted(f"{description}: ESPHome proxy {self.label} refused one more connection "
