@@ -113,3 +113,12 @@ def test_without_the_esphome_extra_a_proxy_is_one_line_naming_it(monkeypatch):
     real = cfg.importlib.util.find_spec
     monkeypatch.setattr(cfg.importlib.util, "find_spec", lambda name: None if name == "aioesphomeapi" else real(name))
     assert "pip install 'batmond[esphome]'" in error_of(PROXY_ONLY)
+
+
+def test_scan_says_a_proxy_only_config_has_no_local_adapter(tmp_path, capsys):
+    from batmond.cli import main
+
+    path = tmp_path / "batmon.toml"
+    path.write_text(PROXY_ONLY)
+    assert main(["scan", "--config", str(path)]) == 2
+    assert "no local Bluetooth adapter (ESPHome proxies only)" in capsys.readouterr().err
