@@ -159,6 +159,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     else:
         bluetooth = load(args.config).bluetooth
         adapters = [(a.name if bluetooth.adapter else "", a.transport) for a in bluetooth.adapters]
+        if not adapters:
+            print("batmond: the config has no local Bluetooth adapter (ESPHome proxies only); scan one with "
+                  "--transport", file=sys.stderr)  # fmt: skip
+            return 2
     for _, transport in adapters:
         if reason := check_bluetooth_support(transport):
             print(f"batmond: {reason}", file=sys.stderr)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
+import importlib.util
 import re
 import socket
 import sys
@@ -78,6 +81,23 @@ class AdapterConfig:
     max_connections: int | None = None  # None: [bluetooth] max_connections
 
 
+# BLE links an ESPHome proxy holds unless it says otherwise (bluetooth_proxy: connection_slots, ESPHome's default).
+DEFAULT_PROXY_CONNECTIONS = 3
+ESPHOME_API_PORT = 6053
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    """One ``[[bluetooth.proxy]]``: an ESPHome Bluetooth proxy reached over its native API, a radio like an adapter."""
+
+    name: str
+    host: str
+    port: int = ESPHOME_API_PORT
+    # base64 of 32 bytes, ESPHome's `api: encryption: key:`; None: the proxy speaks plaintext (old firmware)
+    encryption_key: str | None = field(default=None, repr=False)  # never in logs
+    max_connections: int | None = None  # None: what the proxy reports (3 until it does)
+
+
 @dataclass(frozen=True, slots=True)
 class BluetoothConfig:
     transport: str = "hci-socket:0"
@@ -90,11 +110,16 @@ class BluetoothConfig:
     # connect, which costs the radio's airtime and the CPU several polls' worth.
     turn_interval: float = 5.0
     adapter: tuple[AdapterConfig, ...] = ()  # the [[bluetooth.adapter]] entries, read apart from the other keys
+    proxy: tuple[ProxyConfig, ...] = ()  # the [[bluetooth.proxy]] entries (ESPHome), read apart too
 
     @property
     def adapters(self) -> tuple[AdapterConfig, ...]:
-        """Every adapter, each with its slot count; the single ``transport`` when no adapter is listed."""
+        """Every local adapter, each with its slot count; the single ``transport`` when no adapter is listed.
+
+        None when only proxies are configured and ``transport`` is not set (a server without Bluetooth)."""
         if not self.adapter:
+            if not self.transport:
+                return ()
             return (AdapterConfig(DEFAULT_ADAPTER_NAME, self.transport, self.max_connections),)
         return tuple(
             AdapterConfig(a.name, a.transport, self.max_connections if a.max_connections is None else a.max_connections)
@@ -210,7 +235,7 @@ SECTIONS: dict[str, type] = {
 }
 
 
-SECRETS = {f.name for kind in (MqttConfig, InfluxConfig, DeviceConfig) for f in fields(kind) if not f.repr}
+SECRETS = {f.name for kind in (MqttConfig, InfluxConfig, DeviceConfig, ProxyConfig) for f in fields(kind) if not f.repr}
 SECRET_RE = re.compile(rf"^\s*[\"']?({'|'.join(sorted(SECRETS))})[\"']?\s*=")
 
 
@@ -380,8 +405,15 @@ def _build_bluetooth(table: Any, ctx: _Context) -> BluetoothConfig:
     if adapters and "transport" in plain:
         raise ctx.error(("bluetooth", None), "transport", "is set and [[bluetooth.adapter]] entries are listed "
                         "too: give this transport its own [[bluetooth.adapter]] entry with a name")  # fmt: skip
+    raw_proxies = plain.pop("proxy", [])
+    if not isinstance(raw_proxies, list) or not all(isinstance(entry, dict) for entry in raw_proxies):
+        raise ctx.error(("bluetooth", None), "proxy", "must be written as [[bluetooth.proxy]] entries")
+    proxies = tuple(_build(ProxyConfig, entry, ("bluetooth.proxy", i), ctx) for i, entry in enumerate(raw_proxies))
     bluetooth = _build(BluetoothConfig, plain, ("bluetooth", None), ctx)
-    return replace(bluetooth, adapter=adapters)
+    if proxies and not adapters and "transport" not in plain:
+        # Proxies alone: no local adapter at all (set transport, or list adapters, to have one as well).
+        bluetooth = replace(bluetooth, transport="")
+    return replace(bluetooth, adapter=adapters, proxy=proxies)
 
 
 def load(path: str | Path) -> Config:
@@ -448,6 +480,44 @@ def _check_adapters(bt: BluetoothConfig, ctx: _Context) -> None:
         transports[adapter.transport] = i
         if adapter.max_connections is not None and adapter.max_connections < 1:  # 0 set in the entry itself
             raise ctx.error(where, "max_connections", "must be at least 1")
+    hosts: dict[tuple[str, int], int] = {}
+    for i, proxy in enumerate(bt.proxy):
+        where = ("bluetooth.proxy", i)
+        if not ADAPTER_NAME_RE.match(proxy.name):
+            raise ctx.error(where, "name", "may only contain letters, digits, '_' and '-' (at most 32)")
+        if proxy.name in names:
+            raise ctx.error(where, "name", f"{proxy.name!r} is already the name of adapter #{names[proxy.name] + 1}"
+                            if names[proxy.name] >= 0 else f"{proxy.name!r} is already the name of proxy "
+                            f"#{-names[proxy.name]}")  # fmt: skip
+        names[proxy.name] = -(i + 1)
+        if not proxy.host.strip() or any(c.isspace() for c in proxy.host):
+            raise ctx.error(where, "host", "must be the proxy's host name or IP address")
+        if not 1 <= proxy.port <= 65535:
+            raise ctx.error(where, "port", f"must be between 1 and 65535, not {proxy.port}")
+        if (proxy.host, proxy.port) in hosts:
+            raise ctx.error(where, "host", f"{proxy.host}:{proxy.port} is already proxy "
+                            f"{bt.proxy[hosts[proxy.host, proxy.port]].name!r}: one proxy, one entry")  # fmt: skip
+        hosts[proxy.host, proxy.port] = i
+        if proxy.encryption_key is not None:
+            reason = key_problem(proxy.encryption_key)
+            if reason:
+                raise ctx.error(where, "encryption_key", reason + " (not shown: it is a secret)")
+        if proxy.max_connections is not None and proxy.max_connections < 1:
+            raise ctx.error(where, "max_connections", "must be at least 1")
+    if bt.proxy and importlib.util.find_spec("aioesphomeapi") is None:
+        raise ctx.error(("bluetooth.proxy", 0), "", "ESPHome proxies need aioesphomeapi, which is not installed: "
+                        "pip install 'batmond[esphome]'")  # fmt: skip
+
+
+def key_problem(key: str) -> str | None:
+    """Why an ESPHome ``api: encryption: key:`` is malformed (it must be base64 of 32 bytes); never quotes it."""
+    try:
+        raw = base64.b64decode(key.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return "is not base64 (copy api: encryption: key: from the proxy's ESPHome YAML)"
+    if len(raw) != 32:
+        return f"decodes to {len(raw)} bytes, not 32 (copy api: encryption: key: from the proxy's ESPHome YAML)"
+    return None
 
 
 def _check(config: Config, ctx: _Context) -> None:
@@ -526,8 +596,14 @@ def _check(config: Config, ctx: _Context) -> None:
             if device.is_serial or codec.in_process:
                 raise ctx.error(where, "bluetooth_adapter", "applies to Bluetooth BMS only")
             names = [adapter.name for adapter in config.bluetooth.adapters]
+            names += [proxy.name for proxy in config.bluetooth.proxy]
             if device.bluetooth_adapter not in names:
-                raise ctx.error(where, "bluetooth_adapter", f"no [[bluetooth.adapter]] is named "
+                tables = (
+                    "[[bluetooth.adapter]] or [[bluetooth.proxy]]"
+                    if config.bluetooth.proxy
+                    else "[[bluetooth.adapter]]"
+                )
+                raise ctx.error(where, "bluetooth_adapter", f"no {tables} is named "
                                 f"{device.bluetooth_adapter!r} (configured: {', '.join(names)})")  # fmt: skip
         if not 1 <= device.board_address <= MAX_BOARD_ADDRESS:
             raise ctx.error(where, "board_address", f"must be between 1 and {MAX_BOARD_ADDRESS}")

@@ -199,9 +199,10 @@ class Daemon:
             self._tasks.append(asyncio.create_task(poller.run(), name=f"bms-{device.alias}"))
 
     def _fleet(self):
-        from batmond.config import DEFAULT_ADAPTER_NAME
+        from batmond.config import DEFAULT_ADAPTER_NAME, DEFAULT_PROXY_CONNECTIONS
         from batmond.fleet import Fleet
         from batmond.transports.ble import BleAdapter
+        from batmond.transports.esphome import EsphomeProxy  # aioesphomeapi itself only when a proxy runs
 
         bt = self.config.bluetooth
         adapters = []
@@ -216,7 +217,16 @@ class Daemon:
             ble = BleAdapter(adapter.transport, bt.connect_timeout, bt.scan_timeout, keys, bt.reset_request_dir,
                              adapter.name, named=bool(bt.adapter), power_cycle_lock=power_cycle_lock)  # fmt: skip
             adapters.append((ble, adapter.max_connections or bt.max_connections))
-        return Fleet(adapters, bt.connect_timeout)
+        proxies = []
+        for proxy in bt.proxy:
+            radio = EsphomeProxy(proxy.name, proxy.host, proxy.port, proxy.encryption_key, bt.connect_timeout,
+                                 bt.scan_timeout)  # fmt: skip
+            proxies.append(radio)
+            adapters.append((radio, proxy.max_connections or DEFAULT_PROXY_CONNECTIONS))
+        fleet = Fleet(adapters, bt.connect_timeout)
+        for radio in proxies:  # the proxy's own slot count wins once it reports one
+            radio.on_limit = lambda limit, name=radio.name: setattr(fleet.radios[name], "slots", limit)
+        return fleet
 
     def _connector(self, device: DeviceConfig, codec_type):
         description = f"{device.alias} {device.type} {device.address}"
