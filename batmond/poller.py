@@ -17,7 +17,7 @@ from batmond.commands import CommandExpired
 from batmond.config import DeviceConfig, SamplingConfig
 from batmond.hub import Hub
 from batmond.protocols.base import Codec, Request, unplaced_report
-from batmond.transports.base import Link, LinkError
+from batmond.transports.base import Link, LinkError, stray_cancel
 
 RESPONSE_TIMEOUT = 5.0
 MISSED_ANSWERS_BEFORE_RECONNECT = 3
@@ -81,6 +81,10 @@ class Poller:
                 await self._session()
             except (LinkError, NoAnswer) as exc:
                 self._lost(str(exc))
+            except asyncio.CancelledError:
+                if not stray_cancel():
+                    raise
+                self._lost("a request was aborted: the link or the adapter went away")
             else:  # one sample taken and the link given up (keep_alive = false, or its turn in a rotation)
                 period = self.sampling.sample_period if self._held_slot else self.turn_interval
                 await self.close()

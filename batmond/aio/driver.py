@@ -26,7 +26,7 @@ from batmond.hub import Hub
 from batmond.limits import plausible
 from batmond.protocols.base import FrameStats, UnsupportedSwitch
 from batmond.sample import DeviceInfo, Sample
-from batmond.transports.base import LinkError
+from batmond.transports.base import LinkError, stray_cancel
 from batmond.transports.ble import MAC_LIKE, BleAdapter
 
 if TYPE_CHECKING:
@@ -125,6 +125,10 @@ class AioPoller:
                 await self._session()
             except (UpdateFailed, *LINK_ERRORS) as exc:
                 self._lost(str(exc) or type(exc).__name__)
+            except asyncio.CancelledError:
+                if not stray_cancel():
+                    raise
+                self._lost("a request was aborted: the link or the adapter went away")
             finally:
                 await self.close()
             await asyncio.sleep(self._backoff)

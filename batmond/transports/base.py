@@ -10,6 +10,14 @@ class LinkError(Exception):
     """The link to a BMS failed or could not be made; the message is one log line."""
 
 
+def stray_cancel() -> bool:
+    """Whether a CancelledError caught now is not this task's own cancellation: bumble aborts the requests pending
+    on a link or a transport that went away with CancelledError, and a task that let it through would end quietly
+    (a poller would stop reading its BMS for good)."""
+    task = asyncio.current_task()
+    return task is None or not task.cancelling()
+
+
 class Link:
     """A connection to one BMS. Transports subclass it; protocols never see it."""
 

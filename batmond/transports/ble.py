@@ -31,7 +31,7 @@ from bumble.transport import open_transport
 from bumble.transport.common import TransportLostError
 
 from batmond.protocols.base import BleProfile
-from batmond.transports.base import Link, LinkError
+from batmond.transports.base import Link, LinkError, stray_cancel
 from batmond.transports.bumble_strings import make_debug_strings_lazy
 from batmond.transports.recovery import AdapterDead, Ladder, PowerCycler, bring_down
 
@@ -149,11 +149,17 @@ class BleLink(Link):
         """Read the link's RSSI from the controller (HCI Read RSSI); a controller that cannot is left alone."""
         if not self.alive or not self.connection.device.host.supports_command(hci.HCI_READ_RSSI_COMMAND):
             return
-        with contextlib.suppress(*BUMBLE_ERRORS, TimeoutError, core.TimeoutError):
+        try:
             async with asyncio.timeout(GATT_TIMEOUT):
                 rssi = await self.connection.get_rssi()
-            if rssi != RSSI_NOT_AVAILABLE:
-                self.rssi = rssi
+        except asyncio.CancelledError:
+            if not stray_cancel():
+                raise
+            return  # the link or the adapter went away under the request
+        except (*BUMBLE_ERRORS, TimeoutError, core.TimeoutError):
+            return
+        if rssi != RSSI_NOT_AVAILABLE:
+            self.rssi = rssi
 
     async def close(self) -> None:
         self.mark_closed("closed by batmond")
@@ -175,10 +181,8 @@ async def gatt(link: Link, request: Awaitable[T], timeout: float = GATT_TIMEOUT)
         async with asyncio.timeout(timeout):
             return await request
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if not stray_cancel():
             raise
-        # bumble aborts requests pending on a dropped link with CancelledError.
         link.mark_closed("link dropped during a GATT request")
         raise LinkError(f"{link.description}: link dropped during a GATT request") from None
     except (TimeoutError, core.TimeoutError):
