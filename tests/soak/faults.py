@@ -56,7 +56,7 @@ def plan(seconds: float, rng: random.Random, targets: list[Target]) -> list[Faul
     # A condition of the controller: it may overlap the others. It ends by 60 % of the run, because the BMS it
     # pushes out of their slots come back by taking turns, and the run must leave them time to be judged. Only in
     # the long soak (`make soak`): in the shortened one it overlapped a controller freeze and the Victron, taking
-    # turns, did not come back (README "The faults"; not understood yet).
+    # turns, came back only after about 35 s, past the bound (README "The faults"; not understood yet).
     for _ in range(round(seconds / 300)):
         span = rng.uniform(5.0, 15.0)
         faults.append(Fault("slots", None, rng.uniform(seconds * 0.05, seconds * 0.6 - span), span))
