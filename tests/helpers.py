@@ -233,3 +233,11 @@ def feed_in_pieces(codec: Any, stream: bytes, rng: Any, largest: int) -> list[st
         kinds += codec.feed(stream[position : position + size])
         position += size
     return kinds
+
+
+def start_sim(config: Path, log: Path) -> subprocess.Popen:
+    """`batmond sim --config CONFIG` as a process of its own, its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "batmond", "sim", "--config", str(config)], stdout=out, stderr=out
+        )

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import DaemonProcess, free_port, wait_until, write_config
+from helpers import DaemonProcess, free_port, start_sim, wait_until, write_config
 
 from .conftest import BATTERIES
 
@@ -16,9 +16,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_sim_and_run_on_the_same_config(broker, watcher, paths, tmp_path):
     write_config(paths["config"], free_port(), broker.port, BATTERIES)
-    sim_log = (tmp_path / "sim.log").open("wb")
-    sim = subprocess.Popen([sys.executable, "-m", "batmond", "sim", "--config", str(paths["config"])],
-                           stdout=sim_log, stderr=subprocess.STDOUT)  # fmt: skip
+    sim = start_sim(paths["config"], tmp_path / "sim.log")
     daemon = DaemonProcess(paths["config"], paths["log"])
     try:
         await wait_until(lambda: b"simulating 3 BMS" in (tmp_path / "sim.log").read_bytes(), 30, "simulator up")
@@ -30,7 +28,6 @@ async def test_sim_and_run_on_the_same_config(broker, watcher, paths, tmp_path):
         daemon.stop(signal.SIGTERM)
         sim.send_signal(signal.SIGINT)
         sim.wait(15)
-        sim_log.close()
     assert "Traceback" not in (tmp_path / "sim.log").read_text()
 
 
@@ -45,9 +42,7 @@ async def test_sim_serves_every_adapter_of_the_config_with_its_slots(broker, wat
     for address, type_name, alias in BATTERIES:
         lines += ["[[device]]", f'address = "{address}"', f'type = "{type_name}"', f'alias = "{alias}"']
     paths["config"].write_text("\n".join(lines) + "\n")
-    sim_log = (tmp_path / "sim.log").open("wb")
-    sim = subprocess.Popen([sys.executable, "-m", "batmond", "sim", "--config", str(paths["config"])],
-                           stdout=sim_log, stderr=subprocess.STDOUT)  # fmt: skip
+    sim = start_sim(paths["config"], tmp_path / "sim.log")
     daemon = DaemonProcess(paths["config"], paths["log"])
     try:
         await wait_until(lambda: b"simulating 3 BMS" in (tmp_path / "sim.log").read_bytes(), 30, "simulator up")
@@ -61,7 +56,6 @@ async def test_sim_serves_every_adapter_of_the_config_with_its_slots(broker, wat
         daemon.stop(signal.SIGTERM)
         sim.send_signal(signal.SIGINT)
         sim.wait(15)
-        sim_log.close()
     assert "Traceback" not in (tmp_path / "sim.log").read_text() and "Traceback" not in daemon.log
 
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import wait_until
+from helpers import start_sim, wait_until
 
 from batmond.sim.serial import PtyPort, SerialSimSpec, new_device
 
@@ -151,13 +149,6 @@ async def test_missing_adapter_is_waited_for_and_does_not_stop_bluetooth(simulat
     jk.plug()
     await wait_until(lambda: state_of(watcher, "jk-late"), 30, "the wired BMS once its adapter appeared")
     assert daemon.log.count("waiting for adapter") == 1
-
-
-def start_sim(config: Path, log: Path) -> subprocess.Popen:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "batmond", "sim", "--config", str(config)], stdout=out, stderr=out
-        )
 
 
 async def test_sim_command_serves_the_wired_devices_of_a_config(broker, watcher, daemon, paths, tmp_path):
