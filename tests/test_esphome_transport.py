@@ -13,12 +13,13 @@ import pytest
 
 pytest.importorskip("aioesphomeapi")  # the `esphome` extra
 
-from helpers import wait_until
+from helpers import free_port, wait_until
 
 from batmond.protocols import jbd
 from batmond.sim import SimSpec, Simulator
 from batmond.sim.esphome_proxy import EsphomeProxySim
 from batmond.transports.base import LinkError
+from batmond.transports.ble import BleAdapter
 from batmond.transports.esphome import EsphomeProxy, ProxyAddress
 
 pytestmark = pytest.mark.timeout(30)
@@ -65,14 +66,51 @@ async def test_a_jbd_answers_through_the_proxy_and_the_link_says_which_radio():
         await wait_until(lambda: radio.free == 3, 5, "the slot given back")
 
 
-async def test_a_bms_nobody_hears_a_pin_and_aiobmsble_are_link_errors():
+async def test_a_bms_nobody_hears_and_a_pin_are_link_errors():
     async with proxied() as (_, radio):
         with pytest.raises(LinkError, match="not seen advertising by ESPHome proxy garage within 3 s"):
             await radio.resolve("AA:BB:CC:DD:EE:FF")
         with pytest.raises(LinkError, match="pairing with a PIN is not possible through an ESPHome proxy"):
             await radio.connect(JBD.address, PROFILE, "jbd1", pin="123456")
-        with pytest.raises(LinkError, match="aiobmsble types are not supported through an ESPHome proxy yet"):
-            await radio.connect_gatt(JBD.address, "jbd1")
+        with pytest.raises(LinkError, match="pairing with a PIN is not possible through an ESPHome proxy"):
+            await radio.connect_gatt(JBD.address, "jbd1", pin="123456")
+
+
+async def test_the_gatt_table_through_the_proxy_is_the_local_adapters_and_works_by_handle():
+    """What aiobmsble's client sees (batmond/aio): the same table either way, and requests by value handle."""
+    sim = Simulator(f"tcp-server:127.0.0.1:{free_port()}")
+    await sim.start([JBD])
+    proxy = EsphomeProxySim("garage", sim, encryption_key=KEY)
+    await proxy.start()
+    local = BleAdapter(sim.host_transport.replace("tcp-server", "tcp-client"), 5.0, 5.0)
+    radio = EsphomeProxy("garage", "127.0.0.1", proxy.port, KEY, connect_timeout=5.0, scan_timeout=3.0)
+    tasks = [asyncio.create_task(local.run()), asyncio.create_task(radio.run())]
+    try:
+        local_link = await local.connect_gatt(JBD.address, "jbd1 local")
+        local_table = local_link.services
+        await local_link.close()
+        link = await radio.connect_gatt(JBD.address, "jbd1 proxied")
+        assert link.services == local_table
+        service = next(s for s in link.services if s.uuid == "0000ff00-0000-1000-8000-00805f9b34fb")
+        by_uuid = {c.uuid[4:8]: c for c in service.characteristics}
+        assert by_uuid["ff01"].properties & 0x10 and by_uuid["ff02"].properties & 0x04  # notify; write w/o resp.
+        received = bytearray()
+        await link.start_notify(by_uuid["ff01"].handle, received.extend)
+        await link.write_handle(by_uuid["ff02"].handle, jbd.request(jbd.BASIC_INFO), with_response=False)
+        await wait_until(lambda: received.endswith(bytes([jbd.END])) and len(received) > 7, 5, "the answer")
+        assert received[:2] == bytes([jbd.START, jbd.BASIC_INFO])
+        await link.stop_notify(by_uuid["ff01"].handle)
+        received.clear()
+        await link.write_handle(by_uuid["ff02"].handle, jbd.request(jbd.BASIC_INFO), with_response=False)
+        await asyncio.sleep(0.5)
+        assert received == b""  # unsubscribed
+        await link.close()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await proxy.stop()
+        await sim.stop()
 
 
 async def test_a_dropped_session_ends_the_links_and_comes_back(caplog):

@@ -1,10 +1,11 @@
-"""A bleak-compatible client over batmond's bumble link, for aiobmsble's BMS classes.
+"""A bleak-compatible client over batmond's own BLE links, for aiobmsble's BMS classes.
 
 aiobmsble builds its client as ``aiobmsble.basebms.BleakClient(device, ...)`` and connects it through
 ``bleak_retry_connector.establish_connection``; :func:`install` points both names at what is here, so nothing
-reaches BlueZ or D-Bus: the connection is :meth:`BleAdapter.connect_gatt`'s, on the adapter batmond owns. The
-GATT table is presented with bleak's own (pure Python) service and characteristic classes, so lookups by UUID or
-handle behave exactly as aiobmsble expects, including the error for a UUID that two characteristics share.
+reaches BlueZ or D-Bus: the connection is a radio's ``connect_gatt`` (a local adapter batmond owns through
+bumble, or an ESPHome proxy), a :class:`~batmond.transports.base.GattLink`. The GATT table is presented with
+bleak's own (pure Python) service and characteristic classes, so lookups by UUID or handle behave exactly as
+aiobmsble expects, including the error for a UUID that two characteristics share.
 """
 
 from __future__ import annotations
@@ -21,16 +22,12 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakCharacteristicNotFoundError, BleakError
-from bleak.uuids import normalize_uuid_str
-from bumble.core import UUID
-from bumble.device import Peer
-from bumble.gatt import Characteristic
 
-from batmond.transports.base import LinkError
-from batmond.transports.ble import BleAdapter, BleLink, gatt
+from batmond.transports.base import GattLink, LinkError
 
 if TYPE_CHECKING:
     from batmond.fleet import Port
+    from batmond.transports.ble import BleAdapter
 
 log = logging.getLogger("batmond.aio")
 T = TypeVar("T")
@@ -45,19 +42,19 @@ class Target:
     address: str  # as configured: a MAC or an advertised name
     description: str
     pin: str | None = None
-    link: BleLink | None = field(default=None, repr=False)
+    link: GattLink | None = field(default=None, repr=False)
 
 
 def install() -> None:
-    """Make aiobmsble's BMS classes use :class:`BumbleClient` (idempotent)."""
-    aiobmsble.basebms.BleakClient = BumbleClient  # type: ignore[misc]
+    """Make aiobmsble's BMS classes use :class:`LinkClient` (idempotent)."""
+    aiobmsble.basebms.BleakClient = LinkClient  # type: ignore[misc]
     aiobmsble.basebms.establish_connection = establish_connection  # type: ignore[assignment]
     aiobmsble.basebms.close_stale_connections = close_stale_connections  # type: ignore[assignment]
 
 
 async def establish_connection(
-    client_class: type[BumbleClient], device: BLEDevice, name: str, disconnected_callback=None, **kwargs: Any
-) -> BumbleClient:
+    client_class: type[LinkClient], device: BLEDevice, name: str, disconnected_callback=None, **kwargs: Any
+) -> LinkClient:
     """bleak_retry_connector's entry point: batmond's adapter does its own retries and resolving."""
     client = client_class(device, disconnected_callback=disconnected_callback, **kwargs)
     await client.connect()
@@ -65,34 +62,34 @@ async def establish_connection(
 
 
 async def close_stale_connections(device: BLEDevice, only_other_adapters: bool = False) -> None:
-    """BlueZ housekeeping in bleak_retry_connector; bumble owns the adapter, so there is nothing to close."""
+    """BlueZ housekeeping in bleak_retry_connector; batmond owns its radios, so there is nothing to close."""
 
 
-def _uuid(uuid: UUID) -> str:
-    return normalize_uuid_str(uuid.to_hex_str("-").lower())
+# Bluetooth Core property bits, by the names bleak gives them
+PROPERTY_NAMES = ((0x01, "broadcast"), (0x02, "read"), (0x04, "write-without-response"), (0x08, "write"),
+                  (0x10, "notify"), (0x20, "indicate"), (0x40, "authenticated-signed-writes"),
+                  (0x80, "extended-properties"))  # fmt: skip
 
 
 def _properties(properties: int) -> list[str]:
-    """bumble's property bits as bleak names them ("write-without-response", ...)."""
-    return [flag.name.lower().replace("_", "-") for flag in Characteristic.Properties if properties & flag]
+    return [name for bit, name in PROPERTY_NAMES if properties & bit]
 
 
-class BumbleClient:
-    """The part of ``bleak.BleakClient`` aiobmsble uses, on a bumble connection made by :class:`BleAdapter`."""
+class LinkClient:
+    """The part of ``bleak.BleakClient`` aiobmsble uses, on a :class:`GattLink` of one of batmond's radios."""
 
     def __init__(
         self,
         address_or_ble_device: BLEDevice,
-        disconnected_callback: Callable[[BumbleClient], None] | None = None,
+        disconnected_callback: Callable[[LinkClient], None] | None = None,
         services: Any = None,
         **kwargs: Any,
     ) -> None:
         self._device = address_or_ble_device
         self._target: Target = address_or_ble_device.details
         self._disconnected_callback = disconnected_callback
-        self._link: BleLink | None = None
+        self._link: GattLink | None = None
         self._services = BleakGATTServiceCollection()
-        self._subscribers: dict[int, Callable[[bytes], None]] = {}  # characteristic handle -> bumble subscriber
         self._tasks: set[asyncio.Task] = set()  # async notification handlers (dometic, dpwrcore)
 
     @property
@@ -115,23 +112,25 @@ class BumbleClient:
             raise BleakError(str(exc)) from None
         self._link = target.link = link
         self._services = self._collect(link)
-        link.connection.on("disconnection", self._on_disconnection)
+        watcher = asyncio.ensure_future(link.closed.wait())
+        watcher.add_done_callback(lambda done: done.cancelled() or self._on_disconnection())
+        self._tasks.add(watcher)
+        watcher.add_done_callback(self._tasks.discard)
 
-    def _on_disconnection(self, reason: int) -> None:
+    def _on_disconnection(self) -> None:  # bleak calls it for every disconnection, its own ones too
         if self._disconnected_callback is not None:
             self._disconnected_callback(self)
 
-    def _collect(self, link: BleLink) -> BleakGATTServiceCollection:
+    @staticmethod
+    def _collect(link: GattLink) -> BleakGATTServiceCollection:
         collection = BleakGATTServiceCollection()
-        mtu = link.connection.att_mtu
-        for proxy in link.peer.services:
-            service = BleakGATTService(proxy, proxy.handle, _uuid(proxy.uuid))
+        for gatt_service in link.services:
+            service = BleakGATTService(gatt_service, gatt_service.handle, gatt_service.uuid)
             collection.add_service(service)
-            for char in proxy.characteristics:
-                properties = _properties(char.properties)
-                collection.add_characteristic(
-                    BleakGATTCharacteristic(char, char.handle, _uuid(char.uuid), properties, lambda: mtu - 3, service)
-                )
+            for char in gatt_service.characteristics:
+                collection.add_characteristic(BleakGATTCharacteristic(
+                    char, char.handle, char.uuid, _properties(char.properties), lambda: link.mtu - 3, service
+                ))  # fmt: skip
         return collection
 
     def _resolve(self, specifier: Specifier) -> BleakGATTCharacteristic:
@@ -142,13 +141,13 @@ class BumbleClient:
             raise BleakCharacteristicNotFoundError(specifier)
         return characteristic
 
-    async def _gatt(self, request: Callable[[Peer], Awaitable[T]]) -> T:
+    async def _gatt(self, request: Callable[[GattLink], Awaitable[T]]) -> T:
         """One GATT request on the link, failing the way bleak does (BleakError) for aiobmsble's error handling."""
         link = self._link
         if link is None or not link.alive:
             raise BleakError(f"{self._target.description}: not connected")
         try:
-            return await gatt(link, request(link.peer))
+            return await request(link)
         except LinkError as exc:
             raise BleakError(str(exc)) from None
 
@@ -160,7 +159,7 @@ class BumbleClient:
         def deliver(value: bytes) -> None:
             try:
                 result = callback(characteristic, bytearray(value))
-            except Exception:  # a decoding bug in a plugin must not break bumble's ATT processing
+            except Exception:  # a decoding bug in a plugin must not break the radio's notification delivery
                 log.exception("%s: aiobmsble's notification handler failed", self._target.description)
                 return
             if inspect.isawaitable(result):
@@ -168,26 +167,23 @@ class BumbleClient:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-        await self._gatt(lambda peer: peer.subscribe(characteristic.obj, deliver))
-        self._subscribers[characteristic.handle] = deliver
+        await self._gatt(lambda link: link.start_notify(characteristic.handle, deliver))
 
     async def stop_notify(self, char_specifier: Specifier) -> None:
         characteristic = self._resolve(char_specifier)
-        subscriber = self._subscribers.pop(characteristic.handle, None)
-        await self._gatt(lambda peer: peer.unsubscribe(characteristic.obj, subscriber))
+        await self._gatt(lambda link: link.stop_notify(characteristic.handle))
 
     async def write_gatt_char(self, char_specifier: Specifier, data: Any, response: bool | None = None) -> None:
         characteristic = self._resolve(char_specifier)
         if response is None:  # bleak's default: a write request where the characteristic allows one
             response = "write" in characteristic.properties
-        await self._gatt(lambda peer: peer.write_value(characteristic.obj, bytes(data), with_response=response))
+        await self._gatt(lambda link: link.write_handle(characteristic.handle, bytes(data), response))
 
     async def read_gatt_char(self, char_specifier: Specifier, **kwargs: Any) -> bytearray:
         characteristic = self._resolve(char_specifier)
-        return bytearray(await self._gatt(lambda peer: peer.read_value(characteristic.obj)))
+        return bytearray(await self._gatt(lambda link: link.read_handle(characteristic.handle)))
 
     async def disconnect(self) -> None:
         link, self._link = self._link, None
-        self._subscribers.clear()
         if link is not None:
             await link.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 
 
 class LinkError(Exception):
@@ -57,3 +58,39 @@ class Link:
 
     async def close(self) -> None:
         self.mark_closed("closed by batmond")
+
+
+@dataclass(frozen=True, slots=True)
+class GattCharacteristic:
+    """One characteristic of a connected device, whatever radio reached it."""
+
+    uuid: str  # 128-bit, lower case: "0000ffe1-0000-1000-8000-00805f9b34fb"
+    handle: int  # the value handle
+    properties: int  # Bluetooth Core property bits (0x02 read, 0x04 write without response, 0x08 write, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class GattService:
+    uuid: str
+    handle: int
+    characteristics: tuple[GattCharacteristic, ...]
+
+
+class GattLink(Link):
+    """A BLE link whose GATT table is known, by value handle: what a client that runs its own GATT exchanges
+    (aiobmsble's BMS classes) needs, the same over a local adapter and through an ESPHome proxy."""
+
+    services: tuple[GattService, ...] = ()
+    mtu = 23
+
+    async def read_handle(self, handle: int) -> bytes:
+        raise NotImplementedError
+
+    async def write_handle(self, handle: int, data: bytes, with_response: bool) -> None:
+        raise NotImplementedError
+
+    async def start_notify(self, handle: int, callback: Callable[[bytes], None]) -> None:
+        raise NotImplementedError
+
+    async def stop_notify(self, handle: int) -> None:
+        raise NotImplementedError

@@ -19,6 +19,7 @@ import logging
 import re
 import socket
 import time
+import uuid as uuid_module
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -31,7 +32,7 @@ from bumble.transport import open_transport
 from bumble.transport.common import TransportLostError
 
 from batmond.protocols.base import BleProfile
-from batmond.transports.base import Link, LinkError, stray_cancel
+from batmond.transports.base import GattCharacteristic, GattLink, GattService, LinkError, stray_cancel
 from batmond.transports.bumble_strings import make_debug_strings_lazy
 from batmond.transports.recovery import AdapterDead, Ladder, PowerCycler, bring_down
 
@@ -109,7 +110,7 @@ class PinEntry(PairingDelegate):
         return Passkey(self.pin)
 
 
-class BleLink(Link):
+class BleLink(GattLink):
     def __init__(self, description: str, connection: Connection, peer: Peer, adapter_name: str = "") -> None:
         super().__init__(description)
         self.connection = connection
@@ -120,7 +121,51 @@ class BleLink(Link):
         self.with_response = False
         self.values: dict[str, Characteristic] = {}  # BleProfile.values found on the device, by UUID
         self.disconnected = False
+        self._by_handle: dict[int, Any] = {}  # value handle -> bumble CharacteristicProxy, after discover_all
+        self._subscribers: dict[int, Callable[[bytes], None]] = {}
         connection.on("disconnection", self._on_disconnection)
+
+    @property
+    def mtu(self) -> int:  # type: ignore[override]
+        return self.connection.att_mtu
+
+    async def discover_all(self) -> None:
+        """Exchange the MTU and discover every service and characteristic, subscribing to nothing."""
+        peer = self.peer
+        await gatt(self, peer.request_mtu(REQUESTED_MTU))
+        services = []
+        for service in await gatt(self, peer.discover_services()):
+            await gatt(self, service.discover_characteristics())
+            for characteristic in service.characteristics:
+                self._by_handle[characteristic.handle] = characteristic
+            services.append(GattService(full_uuid(service.uuid), service.handle, tuple(
+                GattCharacteristic(full_uuid(c.uuid), c.handle, int(c.properties)) for c in service.characteristics
+            )))  # fmt: skip
+        self.services = tuple(services)
+        log.debug("%s: MTU %d, %d services discovered", self.description, self.mtu, len(services))
+
+    def _characteristic(self, handle: int) -> Any:
+        if not self.alive:
+            raise LinkError(f"{self.description}: not connected ({self.close_reason})")
+        characteristic = self._by_handle.get(handle)
+        if characteristic is None:
+            raise LinkError(f"{self.description}: no characteristic with handle 0x{handle:04x}")
+        return characteristic
+
+    async def read_handle(self, handle: int) -> bytes:
+        return bytes(await gatt(self, self.peer.read_value(self._characteristic(handle))))
+
+    async def write_handle(self, handle: int, data: bytes, with_response: bool) -> None:
+        await gatt(self, self.peer.write_value(self._characteristic(handle), data, with_response=with_response))
+
+    async def start_notify(self, handle: int, callback: Callable[[bytes], None]) -> None:
+        characteristic = self._characteristic(handle)
+        await gatt(self, self.peer.subscribe(characteristic, callback))
+        self._subscribers[handle] = callback
+
+    async def stop_notify(self, handle: int) -> None:
+        characteristic = self._characteristic(handle)
+        await gatt(self, self.peer.unsubscribe(characteristic, self._subscribers.pop(handle, None)))
 
     def _on_disconnection(self, reason: int) -> None:
         self.disconnected = True
@@ -170,7 +215,12 @@ class BleLink(Link):
                 await asyncio.wait_for(self.connection.disconnect(), 2.0)
 
 
-async def gatt(link: Link, request: Awaitable[T], timeout: float = GATT_TIMEOUT) -> T:
+def full_uuid(uuid: core.UUID) -> str:
+    """A UUID as GattService and GattCharacteristic carry it: 128-bit, lower case, with dashes."""
+    return str(uuid_module.UUID(bytes=uuid.to_bytes(force_128=True)[::-1]))  # bumble keeps them little-endian
+
+
+async def gatt(link: GattLink, request: Awaitable[T], timeout: float = GATT_TIMEOUT) -> T:
     """Run one GATT request with a timeout, turning bumble's ways of failing into :class:`LinkError`.
 
     asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives just after the
@@ -391,7 +441,7 @@ class BleAdapter:
     async def connect_gatt(self, target: str, description: str, pin: str | None = None) -> BleLink:
         """Connect, pair (PIN), exchange the MTU and discover every service and characteristic, subscribing to
         nothing: for clients that run the GATT exchanges themselves (aiobmsble's BMS, batmond/aio)."""
-        return await self._open(target, description, pin, BleLink, self._discover_all)
+        return await self._open(target, description, pin, BleLink, BleLink.discover_all)
 
     async def _open(self, target: str, description: str, pin: str | None, link_class: type[BleLink],
                     setup: Callable[[Any], Awaitable[None]]) -> BleLink:  # fmt: skip
@@ -425,13 +475,6 @@ class BleAdapter:
             await link.close()
             raise
         return link
-
-    async def _discover_all(self, link: BleLink) -> None:
-        peer = link.peer
-        mtu = await gatt(link, peer.request_mtu(REQUESTED_MTU))
-        for service in await gatt(link, peer.discover_services()):
-            await gatt(link, service.discover_characteristics())
-        log.debug("%s: MTU %d, %d services discovered", link.description, mtu, len(peer.services))
 
     def live_links(self) -> int:
         """The LE links open on this adapter: the slots in use."""

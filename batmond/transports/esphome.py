@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 from bumble import core
 
 from batmond.protocols.base import BleProfile
-from batmond.transports.base import Link, LinkError
-from batmond.transports.ble import MAC_LIKE, REQUESTED_MTU, AdapterUnavailable, SlotsExhausted
+from batmond.transports.base import GattCharacteristic, GattLink, GattService, Link, LinkError
+from batmond.transports.ble import MAC_LIKE, REQUESTED_MTU, AdapterUnavailable, SlotsExhausted, full_uuid
 from batmond.transports.recovery import Ladder
 
 log = logging.getLogger("batmond.ble")
@@ -76,7 +76,7 @@ def _api():
     return aioesphomeapi
 
 
-class EsphomeLink(Link):
+class EsphomeLink(GattLink):
     """One BMS connected through the proxy: GATT by (address, handle) on the proxy's API session."""
 
     def __init__(self, description: str, proxy: EsphomeProxy, client: Any, address: int, mtu: int,
@@ -87,11 +87,27 @@ class EsphomeLink(Link):
         self.address = address
         self.mtu = mtu
         self.rssi = rssi
-        self.write_handle: int | None = None
+        self.command_handle: int | None = None  # where the codec's requests go
         self.with_response = False
         self.values: dict[str, int] = {}  # BleProfile.values found on the device: UUID -> value handle
         self.disconnected = False
         self.unsubscribe: Callable[[], None] | None = None  # the connection-state callback
+        self._notifying: dict[int, tuple[int, int | None]] = {}  # value handle -> (properties, CCCD handle)
+
+    async def discover_all(self) -> Any:
+        """The whole GATT table, from the proxy (which discovers it on connect); the proxy's answer is returned."""
+        answer = await self.gatt(self.client.bluetooth_gatt_get_services(self.address), GATT_TIMEOUT * 2)
+        services = []
+        for service in answer.services:
+            characteristics = []
+            for found in service.characteristics:
+                uuid = full_uuid(core.UUID(found.uuid))
+                characteristics.append(GattCharacteristic(uuid, found.handle, found.properties))
+                cccd = next((d.handle for d in found.descriptors if core.UUID(d.uuid) == CCCD), None)
+                self._notifying[found.handle] = (found.properties, cccd)
+            services.append(GattService(full_uuid(core.UUID(service.uuid)), service.handle, tuple(characteristics)))
+        self.services = tuple(services)
+        return answer
 
     def on_state(self, connected: bool, mtu: int, error: int) -> None:
         if not connected:
@@ -124,18 +140,13 @@ class EsphomeLink(Link):
             raise LinkError(f"{self.description}: proxy {self.proxy.name}: {exc or type(exc).__name__}") from None
 
     async def write(self, data: bytes) -> None:
-        if not self.alive or self.write_handle is None:
+        if not self.alive or self.command_handle is None:
             raise LinkError(f"{self.description}: not connected ({self.close_reason or 'no link'})")
-        await self.gatt(self.client.bluetooth_gatt_write(self.address, self.write_handle, bytes(data),
-                                                         self.with_response, timeout=GATT_TIMEOUT))  # fmt: skip
+        await self.write_handle(self.command_handle, data, self.with_response)
 
     async def read_characteristic(self, uuid: str) -> bytes:
         handle = self.values.get(uuid.lower())
-        if handle is None:
-            return b""
-        if not self.alive:
-            raise LinkError(f"{self.description}: not connected ({self.close_reason})")
-        return bytes(await self.gatt(self.client.bluetooth_gatt_read(self.address, handle, timeout=GATT_TIMEOUT)))
+        return b"" if handle is None else await self.read_handle(handle)
 
     def diagnostics(self) -> dict[str, int | float | str]:
         found: dict[str, int | float | str] = {"adapter": self.proxy.name}
@@ -143,19 +154,35 @@ class EsphomeLink(Link):
             found["rssi"] = self.rssi
         return found
 
-    async def subscribe(self, characteristic: Any, callback: Callable[[bytes], None]) -> None:
+    async def read_handle(self, handle: int) -> bytes:
+        if not self.alive:
+            raise LinkError(f"{self.description}: not connected ({self.close_reason})")
+        return bytes(await self.gatt(self.client.bluetooth_gatt_read(self.address, handle, timeout=GATT_TIMEOUT)))
+
+    async def write_handle(self, handle: int, data: bytes, with_response: bool) -> None:
+        if not self.alive:
+            raise LinkError(f"{self.description}: not connected ({self.close_reason})")
+        await self.gatt(self.client.bluetooth_gatt_write(self.address, handle, bytes(data), with_response,
+                                                         timeout=GATT_TIMEOUT))  # fmt: skip
+
+    async def start_notify(self, handle: int, callback: Callable[[bytes], None]) -> None:
         """Notifications of one characteristic; with remote caching the client writes the CCCD itself."""
-        cccd = next((d for d in characteristic.descriptors if core.UUID(d.uuid) == CCCD), None)
+        properties, cccd = self._notifying.get(handle, (0, None))
         if cccd is None:
-            raise LinkError(f"{self.description}: characteristic {characteristic.uuid} has no CCCD to subscribe")
-        await self.gatt(
-            self.client.bluetooth_gatt_start_notify(
-                self.address, characteristic.handle, lambda handle, data: callback(bytes(data)), timeout=GATT_TIMEOUT
-            )
-        )
-        value = b"\x01\x00" if characteristic.properties & NOTIFY else b"\x02\x00"
-        await self.gatt(self.client.bluetooth_gatt_write_descriptor(self.address, cccd.handle, value,
+            raise LinkError(f"{self.description}: characteristic 0x{handle:04x} has no CCCD to subscribe")
+        await self.gatt(self.client.bluetooth_gatt_start_notify(self.address, handle,
+                                                                lambda _, data: callback(bytes(data)),
+                                                                timeout=GATT_TIMEOUT))  # fmt: skip
+        value = b"\x01\x00" if properties & NOTIFY else b"\x02\x00"
+        await self.gatt(self.client.bluetooth_gatt_write_descriptor(self.address, cccd, value,
                                                                     timeout=GATT_TIMEOUT))  # fmt: skip
+
+    async def stop_notify(self, handle: int) -> None:
+        _, cccd = self._notifying.get(handle, (0, None))
+        self.client.bluetooth_gatt_stop_notify(self.address, handle)
+        if cccd is not None and self.alive:
+            await self.gatt(self.client.bluetooth_gatt_write_descriptor(self.address, cccd, b"\x00\x00",
+                                                                        timeout=GATT_TIMEOUT))  # fmt: skip
 
     async def close(self) -> None:
         self.mark_closed("closed by batmond")
@@ -358,8 +385,7 @@ class EsphomeProxy:
     async def connect(self, target: str, profile: BleProfile, description: str, pin: str | None = None) -> EsphomeLink:
         """Connect through the proxy, discover the profile's service and subscribe: then the BMS is connected."""
         if pin:
-            raise LinkError(f"{description}: pairing with a PIN is not possible through an ESPHome proxy: pin this "
-                            "BMS to a local adapter (bluetooth_adapter)")  # fmt: skip
+            raise LinkError(no_pairing(description))
         if profile.explore:
             raise LinkError(f"{description}: exploring a GATT tree (snoop) needs a local adapter")
         address = await self.resolve(target)
@@ -372,8 +398,16 @@ class EsphomeProxy:
         return link
 
     async def connect_gatt(self, target: str, description: str, pin: str | None = None) -> EsphomeLink:
-        raise LinkError(f"{description}: aiobmsble types are not supported through an ESPHome proxy yet: pin it "
-                        "to a local adapter (bluetooth_adapter)")  # fmt: skip
+        """Connect and learn the whole GATT table, subscribing to nothing (aiobmsble's BMS, batmond/aio)."""
+        if pin:
+            raise LinkError(no_pairing(description))
+        link = await self._open(await self.resolve(target), description)
+        try:
+            await link.discover_all()
+        except BaseException:
+            await link.close()
+            raise
+        return link
 
     async def _open(self, address: ProxyAddress, description: str) -> EsphomeLink:
         api = _api()
@@ -433,9 +467,9 @@ class EsphomeProxy:
         self.link_closed.set()
 
     async def _setup(self, link: EsphomeLink, profile: BleProfile) -> None:
-        services = await link.gatt(link.client.bluetooth_gatt_get_services(link.address), GATT_TIMEOUT * 2)
+        await link.discover_all()
         wanted = core.UUID(profile.service)
-        service = next((s for s in services.services if core.UUID(s.uuid) == wanted), None)
+        service = next((s for s in link.services if core.UUID(s.uuid) == wanted), None)
         if service is None:
             raise LinkError(f"{link.description}: GATT service {profile.service} not found")
         characteristics = service.characteristics
@@ -443,12 +477,12 @@ class EsphomeProxy:
             notify = _pick(characteristics, profile.notify, NOTIFY | INDICATE)
             if notify is None:
                 raise LinkError(f"{link.description}: characteristic {profile.notify} (notify) not found")
-            await link.subscribe(notify, link_data(link))
+            await link.start_notify(notify.handle, link_data(link))
         if profile.write is not None:
             write = _pick(characteristics, profile.write, WRITE | WRITE_WITHOUT_RESPONSE)
             if write is None:
                 raise LinkError(f"{link.description}: characteristic {profile.write} (write) not found")
-            link.write_handle = write.handle
+            link.command_handle = write.handle
             link.with_response = profile.write_with_response or not write.properties & WRITE_WITHOUT_RESPONSE
         for uuid in map(str.lower, profile.values):
             value = _pick(characteristics, uuid, READ | NOTIFY)
@@ -456,7 +490,7 @@ class EsphomeProxy:
                 continue  # this firmware lacks it: the codec gets an empty value, "not available"
             link.values[uuid] = value.handle
             if value.properties & NOTIFY:
-                await link.subscribe(value, lambda data, u=uuid: link.on_value(u, data))
+                await link.start_notify(value.handle, lambda data, u=uuid: link.on_value(u, data))
         log.debug("%s: through ESPHome proxy %s, MTU %d (asked %d by the proxy), subscribed to %s", link.description,
                   self.name, link.mtu, REQUESTED_MTU, profile.notify or f"{len(link.values)} values")  # fmt: skip
 
@@ -468,6 +502,12 @@ class EsphomeProxy:
             if not MAC_LIKE.match(key) and address.to_string(False) == mac.upper():
                 return key
         return None
+
+
+def no_pairing(description: str) -> str:
+    # The proxy's firmware pairs "just works" only: it has no way to type the passkey a Victron asks for.
+    return (f"{description}: pairing with a PIN is not possible through an ESPHome proxy: pin this BMS to a local "
+            "adapter (bluetooth_adapter)")  # fmt: skip
 
 
 def _why(exc: BaseException) -> str:
@@ -487,7 +527,7 @@ def link_data(link: Link) -> Callable[[bytes], None]:
     return lambda data: link.on_data(data)  # on_data is set by the poller after the link is made
 
 
-def _pick(characteristics: list, uuid: str, wanted: int) -> Any:
+def _pick(characteristics: tuple[GattCharacteristic, ...], uuid: str, wanted: int) -> GattCharacteristic | None:
     """The characteristic with this UUID and property; JK exposes FFE1 twice (write and notify handles)."""
     wanted_uuid = core.UUID(uuid)
     for characteristic in characteristics:

@@ -1,0 +1,64 @@
+"""aiobmsble types through a simulated ESPHome proxy (encrypted): the daemon's aiobmsble client runs on the proxy's
+GATT link exactly as on a local adapter, and the recorded values reach the broker unchanged."""
+
+from __future__ import annotations
+
+import base64
+import signal
+
+import pytest
+from helpers import DaemonProcess, wait_until
+
+from batmond.sim import SimSpec
+
+from .conftest import NEEDS_EXTRA, add_replay
+
+pytest.importorskip("aiobmsble", reason=NEEDS_EXTRA)
+pytest.importorskip("aioesphomeapi")  # the `esphome` extra
+
+from batmond.sim.esphome_proxy import EsphomeProxySim
+
+from .test_daemon import alias_of, assert_published_as_expected
+from .test_replay import RECORDINGS
+
+pytestmark = pytest.mark.e2e
+KEY = base64.b64encode(bytes(range(32))).decode()
+NATIVE_JBD = "A4:C1:38:00:00:01"
+
+
+async def test_aiobmsble_types_through_an_encrypted_proxy_publish_what_they_do_locally(
+    simulator, broker, watcher, tmp_path
+):
+    devices = []
+    for key, (recording, address, _) in RECORDINGS.items():
+        await add_replay(simulator, recording, address, alias_of(key))
+        devices.append((address, recording.type_name, alias_of(key)))
+    jbd = await simulator.add(SimSpec(type="jbd", name="native-jbd", address=NATIVE_JBD))
+    devices.append((NATIVE_JBD, "jbd_ble", "jbd-through-aiobmsble"))
+    proxy = EsphomeProxySim("garage", simulator, encryption_key=KEY, slots=len(devices))
+    await proxy.start()
+    lines = ["[mqtt]", 'host = "127.0.0.1"', f"port = {broker.port}", 'client_id = "batmond-test"',
+             "[bluetooth]", "connect_timeout = 5.0", "scan_timeout = 10.0",
+             "[[bluetooth.proxy]]", 'name = "garage"', 'host = "127.0.0.1"', f"port = {proxy.port}",
+             f'encryption_key = "{KEY}"', "[sampling]", "sample_period = 1.0",
+             "[state]", f'dir = "{tmp_path / "state"}"']  # fmt: skip
+    for address, type_name, alias in devices:
+        lines += ["[[device]]", f'address = "{address}"', f'type = "{type_name}"', f'alias = "{alias}"']
+    config = tmp_path / "batmon.toml"
+    config.write_text("\n".join(lines) + "\n")
+    daemon = DaemonProcess(config, tmp_path / "daemon.log")
+    daemon.start()
+    try:
+        for key, (_, _, expected) in RECORDINGS.items():
+            alias = alias_of(key)
+            state = await wait_until(lambda a=alias: watcher.last_json(f"batmond/{a}/state"), 90, f"{alias} state")
+            assert state["diagnostics"]["adapter"] == "garage", key
+            assert_published_as_expected(state, expected, key)
+        state = await wait_until(lambda: watcher.last_json("batmond/jbd-through-aiobmsble/state"), 60, "jbd_ble")
+        assert state["diagnostics"]["adapter"] == "garage"
+        assert len(state["cell_voltages"]) == jbd.battery.cells and jbd.writes
+    finally:
+        daemon.stop(signal.SIGKILL)
+        await proxy.stop()
+    assert "Traceback" not in daemon.log, daemon.log[-3000:]
+    assert KEY not in daemon.log
