@@ -7,7 +7,9 @@ Measures, prints a table and writes bench/results.json (docs/readme/bench.md exp
 - fsyncs per second of the meter journal;
 - decode throughput of every codec (bench/decode.py), and against aiobmsble where it has the protocol
   (bench/aiobmsble_compare.py, in a Python >= 3.12 venv made for the bench: build/bench-aiobmsble);
-- time from process start to the first MQTT publish, for `python -m batmond` and the single binary if built.
+- time from process start to the first MQTT publish, for `python -m batmond` and the single binary if built;
+- the same latency, CPU per sample, CPU % and peak RSS with the BMS reached through a simulated ESPHome Bluetooth
+  proxy (Noise and plaintext) instead of a local adapter (bench/proxy.py).
 
     python bench/run.py [--quick] [--skip-aiobmsble]
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import importlib.util
 import itertools
 import json
 import os
@@ -231,8 +234,10 @@ def memory_mb(pid: int, key: str) -> float:
     raise KeyError(key)
 
 
-def start_simulator(config: Path, writes: Path, log: Path, quiet_hci: bool) -> subprocess.Popen:
+def start_simulator(config: Path, writes: Path, log: Path, quiet_hci: bool,
+                    extra: list[str] | None = None) -> subprocess.Popen:  # fmt: skip
     command = [PY, str(BENCH / "sim.py"), str(config), str(writes)] + (["--quiet-hci"] if quiet_hci else [])
+    command += extra or []
     with log.open("wb") as err:
         sim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
     assert sim.stdout is not None
@@ -534,15 +539,17 @@ def environment() -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     lines = ["| run | samples/s | CPU % of one core | CPU ms/sample | peak RSS MB | latency p50 / p99 / max ms "
              "| fsync/s | simulator CPU % |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for key, run in results["runs"].items():
+    runs = {**results["runs"], **results.get("proxy_runs", {})}
+    for key, run in runs.items():
         lat = run["latency_ms"]["from_socket"]
         latency = "–" if lat["n"] == 0 else f"{lat['p50']} / {lat['p99']} / {lat['max']} (n={lat['n']})"
-        lines.append(f"| {key.replace('x', ' BMS × ').replace('hz', ' Hz')} | {run['samples_per_s']} | "
+        label = run.get("label") or key.replace("x", " BMS × ").replace("hz", " Hz")
+        lines.append(f"| {label} | {run['samples_per_s']} | "
                      f"{run['cpu_pct_one_core']} | {run['cpu_ms_per_sample']} | {run['peak_rss_mb']} | {latency} | "
                      f"{run['journal_fsync_per_s']} | {run['simulator_cpu_pct_one_core']} |")  # fmt: skip
     lines += ["", "latency by step, p50 / p99 ms:", "", "| run | " + " | ".join(STEPS) + " |",
               "|---|" + "---|" * len(STEPS)]  # fmt: skip
-    for key, run in results["runs"].items():
+    for key, run in runs.items():
         steps = run["latency_ms"]["steps"]
         lines.append(f"| {key} | " + " | ".join(f"{steps[s]['p50']} / {steps[s]['p99']}" for s in STEPS) + " |")
     lines += ["", "| codec | frames/s | samples/s | vs aiobmsble (batmond/aiobmsble, per sample) |",
@@ -565,6 +572,24 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def proxy_runs(args: argparse.Namespace, broker: Broker, workdir: Path, notes: list[str]) -> dict[str, Any]:
+    """The ESPHome proxy rows (bench/proxy.py); none, with a note, without the esphome extra (aioesphomeapi)."""
+    if importlib.util.find_spec("aioesphomeapi") is None:
+        notes.append("ESPHome proxy rows not run: aioesphomeapi is not installed (pip install -e '.[esphome]')")
+        return {}
+    from proxy import PROXY_SCENARIOS, ProxyScenario, run_proxy_scenario
+
+    runs = {}
+    for scenario in PROXY_SCENARIOS:
+        if args.only and scenario.key not in args.only.split(","):
+            continue
+        if args.quick:
+            scenario = ProxyScenario(scenario.bms, scenario.encrypted, 5, scenario.slots, scenario.hz)
+        print(f"{scenario.key}: {scenario.label} for {scenario.seconds:g} s ...", flush=True)
+        runs[scenario.key] = run_proxy_scenario(scenario, broker, workdir, not args.stock_simulator)
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short windows (a smoke test, not figures)")
@@ -578,7 +603,8 @@ def main() -> int:
     parser.add_argument("--stock-simulator", action="store_true",
                         help="let bumble format every HCI packet for debug lines in the simulator")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, traces)")
-    parser.add_argument("--only", help="comma-separated runs (e.g. 32x1hz,32x10hz): no summary, no results.json")
+    parser.add_argument("--only", help="comma-separated runs (e.g. 32x1hz,32x10hz,fleet64,proxy-noise-3x1hz): "
+                        "no summary, no results.json")  # fmt: skip
     args = parser.parse_args()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="batmond-bench-"))
@@ -597,9 +623,10 @@ def main() -> int:
             print(f"{fleet_run.key}: {fleet_run.bms} BMS over {fleet_run.adapters} adapters of {fleet_run.slots} "
                   f"slots at 1 Hz for {fleet_run.seconds:g} s ...", flush=True)  # fmt: skip
             results["fleet"] = run_fleet(fleet_run, broker, workdir, not args.stock_simulator)
+        results["proxy_runs"] = proxy_runs(args, broker, workdir, results["notes"])
         if args.only:
-            print(json.dumps({**results["runs"], **({"fleet": results["fleet"]} if "fleet" in results else {})},
-                             indent=1))  # fmt: skip
+            print(json.dumps({**results["runs"], **({"fleet": results["fleet"]} if "fleet" in results else {}),
+                              **results["proxy_runs"]}, indent=1))  # fmt: skip
             return 0
         print("decode throughput ...", flush=True)
         results["decode"] = all_throughputs(0.1 if args.quick else 0.5)
@@ -632,6 +659,11 @@ def main() -> int:
                                            for k in ("python", "binary")}  # fmt: skip
     results["start_to_first_state_s"] = {k: None if k not in starts else round(starts[k]["first_state_s"], 3)
                                           for k in ("python", "binary")}  # fmt: skip
+    proxies = results["proxy_runs"]
+    results["proxy_latency_ms_1hz"] = {key: run["latency_ms"]["from_socket"] for key, run in proxies.items()}
+    results["proxy_cpu_pct_one_core"] = {key: run["cpu_pct_one_core"] for key, run in proxies.items()}
+    results["proxy_cpu_s_per_sample"] = {key: run["cpu_ms_per_sample"] / 1000 for key, run in proxies.items()}
+    results["proxy_rss_mb"] = {key: run["peak_rss_mb"] for key, run in proxies.items()}
     results["targets"] = {
         "p99_latency_under_2ms": all((v["p99"] or 0) < 2 for v in results["latency_ms"].values()),
         "32x1hz_cpu_under_5pct": runs["32x1hz"]["cpu_pct_one_core"] < 5,
