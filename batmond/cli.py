@@ -73,6 +73,7 @@ async def serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from batmond.config import DEFAULT_PROXY_CONNECTIONS
     from batmond.sim import Simulator, SimulatorError, adapters_from_config, server_transport, specs_from_config
     from batmond.sim.serial import ports_from_config
 
@@ -90,6 +91,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
             for name, server in simulator.servers.items():
                 slots = simulator.adapters[name].slots
                 print(f"adapter {name} on {server.spec} ({slots} connection slots)", flush=True)
+            for entry in config.bluetooth.proxy:
+                proxy = await simulator.add_proxy(entry.name, entry.host, entry.port, entry.encryption_key,
+                                                  entry.max_connections or DEFAULT_PROXY_CONNECTIONS)  # fmt: skip
+                kind = "encrypted" if entry.encryption_key else "plaintext"
+                print(f"ESPHome proxy {proxy.name} on {proxy.host}:{proxy.port} ({kind}, {proxy.slots} connection "
+                      "slots)", flush=True)  # fmt: skip
             print(f"simulating {len(simulator.devices)} BMS; Ctrl-C stops", flush=True)
         for port in ports:  # wired BMS: a pseudo-terminal behind a symlink at the configured adapter path
             port.plug()
@@ -150,41 +157,47 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from bumble import core
 
     from batmond.config import check_bluetooth_support
-    from batmond.scan import Seen, format_table, scan
-    from batmond.transports.ble import AdapterUnavailable, describe
+    from batmond.scan import Seen, format_table, scan, scan_proxy
+    from batmond.transports.base import LinkError
+    from batmond.transports.ble import describe
 
     setup_logging(args.log_level or "warning")
+    proxies: tuple = ()
     if args.transport:
         adapters = [("", args.transport)]
     else:
         bluetooth = load(args.config).bluetooth
         adapters = [(a.name if bluetooth.adapter else "", a.transport) for a in bluetooth.adapters]
-        if not adapters:
-            print("batmond: the config has no local Bluetooth adapter (ESPHome proxies only); scan one with "
-                  "--transport", file=sys.stderr)  # fmt: skip
+        proxies = bluetooth.proxy
+        if not adapters and not proxies:
+            print("batmond: the config has no Bluetooth adapter or ESPHome proxy; scan one with --transport",
+                  file=sys.stderr)  # fmt: skip
             return 2
     for _, transport in adapters:
         if reason := check_bluetooth_support(transport):
             print(f"batmond: {reason}", file=sys.stderr)
             return 2
+    # (name, what a failure names, the scan): a proxy's own failures name it already
+    radios = [(name, f"Bluetooth adapter {f'{name} ({t})' if name else t}: ", scan(t, args.seconds, name))
+              for name, t in adapters]  # fmt: skip
+    radios += [(proxy.name, "", scan_proxy(proxy, args.seconds)) for proxy in proxies]
 
     async def scan_all() -> list[list[Seen] | BaseException]:
-        return await asyncio.gather(*(scan(t, args.seconds, name) for name, t in adapters), return_exceptions=True)
+        return await asyncio.gather(*(radio for _, _, radio in radios), return_exceptions=True)
 
     tables = []
     failed = 0
-    for (name, transport), found in zip(adapters, asyncio.run(scan_all()), strict=True):
-        label = f"{name} ({transport})" if name else transport
-        if isinstance(found, AdapterUnavailable | OSError | core.BaseBumbleError):
-            print(f"batmond: Bluetooth adapter {label}: {describe(found)}", file=sys.stderr)
+    for (name, label, _), found in zip(radios, asyncio.run(scan_all()), strict=True):
+        if isinstance(found, LinkError | OSError | core.BaseBumbleError):
+            print(f"batmond: {label}{describe(found)}", file=sys.stderr)
             failed += 1
         elif isinstance(found, BaseException):
             raise found
         else:
-            tables.append(format_table(found, name if len(adapters) > 1 else None))
+            tables.append(format_table(found, name if len(radios) > 1 else None))
     if tables:
         print("\n\n".join(tables))
-    return 3 if failed == len(adapters) else 0
+    return 3 if failed == len(radios) else 0
 
 
 def parser() -> argparse.ArgumentParser:

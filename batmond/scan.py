@@ -1,4 +1,5 @@
-"""`batmond scan`: nearby BLE devices with the batmond type their advertisement suggests."""
+"""`batmond scan`: nearby BLE devices with the batmond type their advertisement suggests, as local adapters and
+ESPHome proxies hear them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bumble.device import Device
 from bumble.transport import open_transport
 
 from batmond.aio import FORCE_SUFFIX, installed_plugins
+from batmond.config import ProxyConfig
 from batmond.protocols import codec_types
 from batmond.transports.ble import POWER_ON_TIMEOUT, AdapterUnavailable, own_address
 
@@ -42,7 +44,7 @@ class Seen:
         return found
 
 
-def _services(advertisement) -> set[str]:
+def _services(data: core.AdvertisingData) -> set[str]:
     uuids: set[str] = set()
     for kind in (
         core.AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
@@ -50,7 +52,7 @@ def _services(advertisement) -> set[str]:
         core.AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
         core.AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
     ):
-        for uuid in advertisement.data.get_all(kind) or []:
+        for uuid in data.get_all(kind) or []:
             for one in uuid if isinstance(uuid, list) else [uuid]:
                 uuids.add(one.to_hex_str("-").lower() if hasattr(one, "to_hex_str") else str(one).lower())
     return {_full_uuid(u) for u in uuids}
@@ -74,26 +76,55 @@ async def scan(transport: str, seconds: float, adapter: str = "") -> list[Seen]:
             raise AdapterUnavailable(f"controller did not answer HCI reset within {POWER_ON_TIMEOUT:g} s") from None
 
         def on_advertisement(advertisement) -> None:
-            address = advertisement.address.to_string(False)
-            entry = seen.setdefault(address, Seen(address))
-            entry.rssi = advertisement.rssi
-            name = advertisement.data.get(core.AdvertisingData.COMPLETE_LOCAL_NAME) or advertisement.data.get(
-                core.AdvertisingData.SHORTENED_LOCAL_NAME
-            )
-            if name:
-                entry.name = str(name)
-            entry.services |= _services(advertisement)
-            for company, data in advertisement.data.get_all(core.AdvertisingData.MANUFACTURER_SPECIFIC_DATA) or []:
-                entry.manufacturer[company] = bytes(data)
-            for kind in (core.AdvertisingData.SERVICE_DATA_16_BIT_UUID, core.AdvertisingData.SERVICE_DATA_128_BIT_UUID):
-                for uuid, data in advertisement.data.get_all(kind) or []:
-                    entry.service_data[_full_uuid(uuid.to_hex_str("-").lower())] = bytes(data)
+            _record(seen, advertisement.address.to_string(False), advertisement.rssi, advertisement.data)
 
         device.on("advertisement", on_advertisement)
         await device.start_scanning(filter_duplicates=False)
         await asyncio.sleep(seconds)
         await device.stop_scanning()
     return sorted(seen.values(), key=lambda s: -(s.rssi or -999))
+
+
+async def scan_proxy(proxy: ProxyConfig, seconds: float) -> list[Seen]:
+    """What an ESPHome proxy hears in ``seconds`` (its raw advertisements), best RSSI first."""
+    from batmond.transports.esphome import mac_of, open_session, proxy_label
+
+    seen: dict[str, Seen] = {}
+
+    async def on_stop(expected: bool) -> None:
+        """The session ending early leaves a shorter list: what was heard until then."""
+
+    client, _ = await open_session(proxy.host, proxy.port, proxy.encryption_key,
+                                   proxy_label(proxy.name, proxy.host, proxy.port), on_stop)  # fmt: skip
+
+    def on_advertisements(message) -> None:
+        for advert in message.advertisements:
+            try:
+                data = core.AdvertisingData.from_bytes(bytes(advert.data))
+            except Exception:  # a malformed advertisement from some other device
+                continue
+            _record(seen, mac_of(advert.address), advert.rssi, data)
+
+    try:
+        client.subscribe_bluetooth_le_raw_advertisements(on_advertisements)
+        await asyncio.sleep(seconds)
+    finally:
+        await client.disconnect(force=True)
+    return sorted(seen.values(), key=lambda s: -(s.rssi or -999))
+
+
+def _record(seen: dict[str, Seen], address: str, rssi: int | None, data: core.AdvertisingData) -> None:
+    entry = seen.setdefault(address, Seen(address))
+    entry.rssi = rssi
+    name = data.get(core.AdvertisingData.COMPLETE_LOCAL_NAME) or data.get(core.AdvertisingData.SHORTENED_LOCAL_NAME)
+    if name:
+        entry.name = str(name)
+    entry.services |= _services(data)
+    for company, payload in data.get_all(core.AdvertisingData.MANUFACTURER_SPECIFIC_DATA) or []:
+        entry.manufacturer[company] = bytes(payload)
+    for kind in (core.AdvertisingData.SERVICE_DATA_16_BIT_UUID, core.AdvertisingData.SERVICE_DATA_128_BIT_UUID):
+        for uuid, payload in data.get_all(kind) or []:
+            entry.service_data[_full_uuid(uuid.to_hex_str("-").lower())] = bytes(payload)
 
 
 def format_table(found: list[Seen], adapter: str | None = None) -> str:

@@ -12,12 +12,16 @@ import hashlib
 import logging
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from batmond.config import Config, DeviceConfig
+from batmond.config import DEFAULT_PROXY_CONNECTIONS, Config, DeviceConfig
 from batmond.sim.battery import Battery
 from batmond.sim.devices import SimulatedBms, simulator_types
 from batmond.sim.hci_server import HciServer
 from batmond.sim.link import DEFAULT_SLOTS, SimController, SimLink
+
+if TYPE_CHECKING:
+    from batmond.sim.esphome_proxy import EsphomeProxySim
 
 log = logging.getLogger("batmond.sim")
 FIRST_ADAPTER = "hci0"
@@ -83,6 +87,7 @@ class Simulator:
         self.devices: dict[str, SimulatedBms] = {}
         self.adapters: dict[str, SimController] = {}
         self.servers: dict[str, HciServer] = {}
+        self.proxies: list[EsphomeProxySim] = []
         self._started = False
         if host_transport is not None:
             self._new_adapter(FIRST_ADAPTER, host_transport, slots, None)
@@ -120,6 +125,20 @@ class Simulator:
         if self._started:
             await self.servers[name].start()
         return adapter
+
+    async def add_proxy(self, name: str, host: str = "127.0.0.1", port: int = 0, encryption_key: str | None = None,
+                        slots: int = DEFAULT_PROXY_CONNECTIONS,
+                        hears: dict[str, int] | None = None) -> EsphomeProxySim:  # fmt: skip
+        """A simulated ESPHome Bluetooth proxy on this radio, serving the native API on ``host:port`` (0: any)."""
+        try:
+            from batmond.sim.esphome_proxy import EsphomeProxySim
+        except ImportError:
+            raise SimulatorError("simulated ESPHome proxies need the esphome extra: pip install "
+                                 "'batmond[esphome]'") from None
+        proxy = EsphomeProxySim(name, self, host, port, encryption_key, slots, hears)
+        await proxy.start()
+        self.proxies.append(proxy)
+        return proxy
 
     def _new_adapter(self, name: str, host_transport: str, slots: int | None,
                      hears: dict[str, int] | None) -> SimController:  # fmt: skip
@@ -176,6 +195,9 @@ class Simulator:
             await server.start()
 
     async def stop(self) -> None:
+        proxies, self.proxies = self.proxies, []
+        for proxy in proxies:
+            await proxy.stop()
         devices, self.devices = list(self.devices.values()), {}
         for bms in devices:
             await bms.stop()

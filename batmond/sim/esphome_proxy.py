@@ -253,6 +253,15 @@ def uuid_fields(uuid: core.UUID, api_version: tuple[int, int]) -> dict[str, Any]
     return {"uuid": [value >> 64, value & (1 << 64) - 1]}
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return False
+
+
 class EsphomeProxySim:
     """A simulated ESPHome Bluetooth proxy named ``name`` on ``host:port`` (0: any free port, see ``.port``).
 
@@ -265,8 +274,9 @@ class EsphomeProxySim:
     def __init__(self, name: str, sim: Simulator, host: str = "127.0.0.1", port: int = 0,
                  encryption_key: str | None = None, slots: int = 3,
                  hears: dict[str, int] | None = None) -> None:  # fmt: skip
-        if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError(f"the simulated proxy listens on loopback only, not {host}")
+        if not _loopback(host):
+            raise SimulatorError(f"the simulated ESPHome proxy {name} listens on loopback only (host = "
+                                 f'"127.0.0.1"), not {host}')  # fmt: skip
         self.name = name
         self.sim = sim
         self.host = host

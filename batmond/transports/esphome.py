@@ -76,6 +76,43 @@ def _api():
     return aioesphomeapi
 
 
+def proxy_label(name: str, host: str, port: int) -> str:
+    return f"{name} (ESPHome proxy {host}:{port})"
+
+
+class ProxyUnavailable(LinkError):
+    """The proxy's API session could not be opened; ``kind`` says why: "key" or "unreachable"."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+async def open_session(host: str, port: int, key: str | None, label: str,
+                       on_stop: Callable[[bool], Awaitable[None]]) -> tuple[Any, Any]:  # fmt: skip
+    """A logged-in API session and the proxy's device info, or :class:`ProxyUnavailable` in one line."""
+    api = _api()
+    client = api.APIClient(host, port, None, noise_psk=key, client_info="batmond")
+    try:
+        async with asyncio.timeout(API_TIMEOUT):
+            await client.connect(on_stop=on_stop, login=True, log_errors=False)
+            return client, await client.device_info()
+    except api.InvalidEncryptionKeyAPIError:
+        failure = ProxyUnavailable("key", f"ESPHome proxy {label} rejected the encryption key: copy "
+                                   "encryption_key from the api: encryption: key: of its ESPHome YAML")  # fmt: skip
+    except api.RequiresEncryptionAPIError:
+        failure = ProxyUnavailable("key", f"ESPHome proxy {label} requires encryption: set encryption_key to the "
+                                   "api: encryption: key: of its ESPHome YAML")  # fmt: skip
+    except api.EncryptionPlaintextAPIError:
+        failure = ProxyUnavailable("key", f"ESPHome proxy {label} speaks plaintext but encryption_key is set: "
+                                   "remove the key or add api: encryption: key: to its YAML")  # fmt: skip
+    except (api.APIConnectionError, OSError, TimeoutError) as exc:
+        failure = ProxyUnavailable("unreachable", f"ESPHome proxy {label} is unreachable ({_why(exc)})")
+    with contextlib.suppress(Exception):
+        await client.disconnect(force=True)
+    raise failure
+
+
 class EsphomeLink(GattLink):
     """One BMS connected through the proxy: GATT by (address, handle) on the proxy's API session."""
 
@@ -207,7 +244,7 @@ class EsphomeProxy:
         self.name = name
         self.host = host
         self.port = port
-        self.label = f"{name} (ESPHome proxy {host}:{port})"
+        self.label = proxy_label(name, host, port)
         self._key = encryption_key  # never logged
         self.connect_timeout = connect_timeout
         self.scan_timeout = scan_timeout
@@ -241,41 +278,28 @@ class EsphomeProxy:
         state = "starting"
         while True:
             stopped = asyncio.Event()
-            client = api.APIClient(self.host, self.port, None, noise_psk=self._key, client_info="batmond")
 
             async def on_stop(expected: bool, stopped: asyncio.Event = stopped) -> None:
                 stopped.set()
 
             try:
-                async with asyncio.timeout(API_TIMEOUT):
-                    await client.connect(on_stop=on_stop, login=True, log_errors=False)
-                    info = await client.device_info()
-            except api.InvalidEncryptionKeyAPIError:
-                new, line = "key", ("ESPHome proxy %s rejected the encryption key: copy encryption_key from the "
-                                    "api: encryption: key: of its ESPHome YAML; retrying")  # fmt: skip
-            except api.RequiresEncryptionAPIError:
-                new, line = "key", ("ESPHome proxy %s requires encryption: set encryption_key to the api: "
-                                    "encryption: key: of its ESPHome YAML; retrying")  # fmt: skip
-            except api.EncryptionPlaintextAPIError:
-                new, line = "key", ("ESPHome proxy %s speaks plaintext but encryption_key is set: remove the key "
-                                    "or add api: encryption: key: to its YAML; retrying")  # fmt: skip
-            except (api.APIConnectionError, OSError, TimeoutError) as exc:
-                new, line = "unreachable", f"ESPHome proxy %s is unreachable ({_why(exc)}); retrying"
+                client, info = await open_session(self.host, self.port, self._key, self.label, on_stop)
+            except ProxyUnavailable as exc:
+                new, line = exc.kind, str(exc)
             else:
                 flags = info.bluetooth_proxy_feature_flags_compat(client.api_version)
                 active = api.BluetoothProxyFeature.ACTIVE_CONNECTIONS
-                if not flags & active or not flags & api.BluetoothProxyFeature.REMOTE_CACHING:
-                    new = "passive"
-                    line = ("ESPHome proxy %s cannot connect to devices: set bluetooth_proxy: active: true in its "
-                            "YAML (ESPHome 2022.12 or later); retrying")  # fmt: skip
-                else:
+                if flags & active and flags & api.BluetoothProxyFeature.REMOTE_CACHING:
                     await self._serve(client, flags, info, stopped, state)
                     state, delay = "dropped", BACKOFF[0]
                     continue
-            with contextlib.suppress(Exception):
-                await client.disconnect(force=True)
+                new = "passive"
+                line = (f"ESPHome proxy {self.label} cannot connect to devices: set bluetooth_proxy: active: true "
+                        "in its YAML (ESPHome 2022.12 or later)")  # fmt: skip
+                with contextlib.suppress(Exception):
+                    await client.disconnect(force=True)
             if new != state:
-                log.error(line.replace("%s", self.label, 1) if "%s" in line else line)
+                log.error("%s; retrying", line)
                 state = new
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF[1])

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
+import sys
 from pathlib import Path
 
 import pytest
-from helpers import free_port, wait_until
+from helpers import DaemonProcess, free_port, start_sim, wait_until
 
 pytest.importorskip("aioesphomeapi")  # the `esphome` extra
 
@@ -27,12 +29,8 @@ LOCAL = (address_for("local-jbd"), "jbd", "ljbd")
 @pytest.fixture
 async def radio():
     sim = Simulator()
-    proxies: list[EsphomeProxySim] = []
-    sim.proxies = proxies
     yield sim
-    for proxy in proxies:
-        await proxy.stop()
-    await sim.stop()
+    await sim.stop()  # and its proxies
 
 
 async def start(sim: Simulator, devices, proxy_key: str | None = None, proxy_hears=None, local_hears=None):
@@ -42,10 +40,7 @@ async def start(sim: Simulator, devices, proxy_key: str | None = None, proxy_hea
         ports["house"] = free_port()
         await sim.add_adapter("house", f"tcp-server:127.0.0.1:{ports['house']}", slots=3, hears=local_hears)
     await sim.start([SimSpec(type=type_name, name=alias, address=address) for address, type_name, alias in devices])
-    proxy = EsphomeProxySim("garage", sim, encryption_key=proxy_key, hears=proxy_hears)
-    await proxy.start()
-    sim.proxies.append(proxy)
-    return proxy, ports
+    return await sim.add_proxy("garage", encryption_key=proxy_key, hears=proxy_hears), ports
 
 
 def config(path: Path, broker_port: int, proxy: EsphomeProxySim, devices, key: str | None = None,
@@ -133,9 +128,7 @@ async def test_a_switch_command_through_the_proxy_is_confirmed(radio, broker, wa
 
 async def test_the_proxys_own_slot_count_wins_and_the_bms_take_turns(radio, broker, watcher, daemon, paths):
     await radio.start([SimSpec(type=t, name=alias, address=address) for address, t, alias in (JK, JBD)])
-    proxy = EsphomeProxySim("garage", radio, encryption_key=KEY, slots=1)
-    await proxy.start()
-    radio.proxies.append(proxy)
+    proxy = await radio.add_proxy("garage", encryption_key=KEY, slots=1)
     config(paths["config"], broker.port, proxy, [JK, JBD], key=KEY)  # max_connections unset: 3 until it reports
     daemon.start()
     for _, _, alias in (JK, JBD):
@@ -145,3 +138,82 @@ async def test_the_proxys_own_slot_count_wins_and_the_bms_take_turns(radio, brok
                      "both sampled again, taking turns on the one slot")  # fmt: skip
     assert "has 1 BLE connection slots" in daemon.log
     assert "refused one more connection" not in daemon.log, daemon.log[-3000:]
+
+
+SITE = [(address_for(f"site-{t}"), t, f"site-{t.replace('_', '-')}")
+        for t in ("jk", "jbd", "daly", "daly2", "ant", "sok", "supervolt", "litime")]  # fmt: skip
+
+
+def site_config(path: Path, broker_port: int) -> None:
+    """A user's site: a local adapter with 2 slots, a shed proxy (encrypted) and a boat proxy (plaintext) of 3."""
+    lines = ["[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}", 'client_id = "batmond-test"', "[bluetooth]",
+             "connect_timeout = 5.0", "scan_timeout = 10.0",
+             "[[bluetooth.adapter]]", 'name = "house"', f'transport = "tcp-client:127.0.0.1:{free_port()}"',
+             "max_connections = 2",
+             "[[bluetooth.proxy]]", 'name = "shed"', 'host = "127.0.0.1"', f"port = {free_port()}",
+             f'encryption_key = "{KEY}"', "max_connections = 3",
+             "[[bluetooth.proxy]]", 'name = "boat"', 'host = "127.0.0.1"', f"port = {free_port()}",
+             "max_connections = 3",
+             "[sampling]", "sample_period = 1.0", "expire_values_after = 30.0",
+             "[state]", f'dir = "{path.parent / "state"}"']  # fmt: skip
+    for address, type_name, alias in SITE:
+        lines += ["[[device]]", f'address = "{address}"', f'type = "{type_name}"', f'alias = "{alias}"']
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.timeout(150)
+async def test_batmond_sim_serves_two_proxies_and_an_adapter_scan_hears_them_and_8_bms_publish(
+    broker, watcher, paths, tmp_path
+):
+    """`batmond sim` plays the whole site of the config; `batmond scan` lists what each radio hears; the daemon
+    fills all 8 slots (2 local + 3 + 3 through the proxies), every BMS publishes, and then keeps publishing."""
+    site_config(paths["config"], broker.port)
+    sim_log = tmp_path / "sim.log"
+    sim = start_sim(paths["config"], sim_log)
+    daemon = DaemonProcess(paths["config"], paths["log"])
+    try:
+        await wait_until(lambda: b"simulating 8 BMS" in sim_log.read_bytes(), 30, "simulator up")
+        printed = sim_log.read_text()
+        assert "ESPHome proxy shed on 127.0.0.1:" in printed and "(encrypted, 3 connection slots)" in printed
+        assert "(plaintext, 3 connection slots)" in printed and "(2 connection slots)" in printed
+        scan = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "batmond", "scan", "--config", str(paths["config"]), "--seconds", "2",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(scan.communicate(), 60)
+        assert scan.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+        rows = [line.split() for line in out.decode().splitlines() if line.strip() and not line.startswith("adapter")]
+        heard = {(row[0], row[1]) for row in rows}
+        for radio in ("house", "shed", "boat"):
+            for address, _, _ in SITE:
+                assert (radio, address) in heard, (radio, address, out.decode())
+        jk_row = next(row for row in rows if row[:2] == ["shed", SITE[0][0]])
+        assert "jk" in " ".join(jk_row[3:])  # the suggested type, from what the proxy relayed
+        daemon.start()
+        for _, _, alias in SITE:
+            await wait_until(lambda a=alias: adapter_of(watcher, a), 60, f"{alias} publishing")
+        placed = {alias: adapter_of(watcher, alias) for _, _, alias in SITE}
+        assert sorted(placed.values()) == ["boat"] * 3 + ["house"] * 2 + ["shed"] * 3, placed
+        watcher.clear()
+        await wait_until(lambda: all(watcher.count(f"batmond/{a}/state") >= 3 for _, _, a in SITE), 30,
+                         "every BMS sampled again")  # fmt: skip
+    finally:
+        daemon.stop(signal.SIGTERM)
+        sim.send_signal(signal.SIGINT)
+        sim.wait(15)
+    assert "Traceback" not in sim_log.read_text() and "Traceback" not in daemon.log, daemon.log[-3000:]
+    assert KEY not in daemon.log and KEY not in sim_log.read_text()
+
+
+async def test_scan_through_a_proxy_that_refuses_the_key_says_so_in_one_line(radio, paths):
+    proxy, _ = await start(radio, [JK], proxy_key=KEY)
+    config(paths["config"], 1883, proxy, [JK], key=WRONG_KEY)
+    scan = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batmond", "scan", "--config", str(paths["config"]), "--seconds", "1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(scan.communicate(), 60)
+    assert scan.returncode == 3 and out == b""
+    assert err.decode().splitlines() == [f"batmond: ESPHome proxy garage (ESPHome proxy 127.0.0.1:{proxy.port}) "
+                                         "rejected the encryption key: copy encryption_key from the api: "
+                                         "encryption: key: of its ESPHome YAML"]  # fmt: skip
