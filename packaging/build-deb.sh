@@ -8,7 +8,8 @@
 # (pip --platform ... --only-binary=:all:), so arm64 builds on x86_64 in seconds without emulation or compiler.
 # The wheels are built for one Python minor, so there is one package per Debian release: bookworm's python3 is
 # 3.11 (no aiobmsble, which needs 3.12), trixie's is 3.13 and its package bundles the aiobmsble extra too
-# (packaging/vendor-requirements-aiobmsble.txt). The trixie package's version is the bookworm one + "+deb13", so
+# (packaging/vendor-requirements-aiobmsble.txt). Both bundle the esphome extra (ESPHome Bluetooth proxies,
+# packaging/vendor-requirements-esphome.txt). The trixie package's version is the bookworm one + "+deb13", so
 # a dist-upgrade from bookworm to trixie moves to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ read -r -a ARCHES <<<"${*:-amd64 arm64}"
 OUT=build/deb
 VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' batmond/__init__.py)
 DIST=${DIST:-bookworm}
-requirements=(packaging/vendor-requirements.txt)
+requirements=(packaging/vendor-requirements.txt packaging/vendor-requirements-esphome.txt)
 case "$DIST" in
   bookworm) py=3.11 deb_version=${DEB_VERSION:-} ;;
   trixie)
@@ -51,14 +52,17 @@ if [ "$changelog_version" != "$VERSION" ]; then
   exit 1
 fi
 
-# Every runtime dependency in pyproject.toml (and the aiobmsble extra's, where it is bundled) must be pinned.
+# Every runtime dependency in pyproject.toml, and those of each extra bundled (vendor-requirements-EXTRA.txt), must
+# be pinned; what they need in turn is checked against the installed wheels below.
 python3 - "${requirements[@]}" <<'PY'
 import re, sys, tomllib
 def name(requirement): return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 wanted = {name(r) for r in project["dependencies"]}
-if len(sys.argv) > 2:
-    wanted |= {name(r) for r in project["optional-dependencies"]["aiobmsble"]}
+for path in sys.argv[1:]:
+    extra = re.fullmatch(r".*/vendor-requirements-(.+)\.txt", path)
+    if extra:
+        wanted |= {name(r) for r in project["optional-dependencies"][extra.group(1)]}
 pinned = {name(line) for path in sys.argv[1:] for line in open(path) if line.strip() and line[0] != "#"}
 if wanted - pinned:
     sys.exit(f"build-deb: pin {', '.join(sorted(wanted - pinned))} in {' or '.join(sys.argv[1:])}")
@@ -99,11 +103,38 @@ for arch in "${ARCHES[@]}"; do
     cat "$OUT/pip-$arch.log" >&2
     exit 1
   }
-  # bumble's apps (console scripts and their web pages, which load scripts from CDNs) are not used by batmond.
-  rm -rf "$vendor/bin" "$vendor/bumble/apps"
+  # pip --no-deps trusts the pins: every dependency the installed wheels declare for this Python and machine must
+  # be among them (libusb-package is left out on purpose, packaging/vendor-requirements.txt).
+  python3 - "$vendor" "$py" "$machine" <<'PY'
+import email.parser, pathlib, sys
+try:
+    from packaging.requirements import Requirement
+except ImportError:  # pip's own copy, where packaging is not installed on its own
+    from pip._vendor.packaging.requirements import Requirement
+vendor, py, machine = sys.argv[1:]
+def key(name): return name.lower().replace("_", "-").replace(".", "-")
+dists = [email.parser.Parser().parse(open(p)) for p in pathlib.Path(vendor).glob("*.dist-info/METADATA")]
+have = {key(dist["Name"]): dist["Version"] for dist in dists}
+target = {"python_version": py, "python_full_version": f"{py}.0", "platform_machine": machine, "extra": ""}
+missing = set()
+for dist in dists:
+    for requirement in map(Requirement, dist.get_all("Requires-Dist") or []):
+        if requirement.marker and not requirement.marker.evaluate(target) or key(requirement.name) == "libusb-package":
+            continue
+        version = have.get(key(requirement.name))
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            missing.add(f"{dist['Name']} needs {requirement.name}{requirement.specifier} (bundled: {version})")
+if missing:
+    sys.exit(f"build-deb: pin in packaging/vendor-requirements*.txt: {'; '.join(sorted(missing))}")
+PY
+  # bumble's apps (console scripts and their web pages, which load scripts from CDNs) are not used by batmond, nor
+  # aioesphomeapi's benchmarks and noiseprotocol's examples (top-level packages in their wheels).
+  rm -rf "$vendor/bin" "$vendor/bumble/apps" "$vendor/bench" "$vendor/examples"
   find "$vendor" -name __pycache__ -prune -exec rm -rf {} +
   # Modules are not run as scripts: blank their "#!" line (a comment keeps traceback line numbers).
   find "$vendor" -name '*.py' -exec sed -i '1s/^#!.*/#/' {} +
+  # Nor are the other files of a wheel that sets their executable bits (protobuf's): lintian would flag each.
+  find "$vendor" -type f -perm /111 ! -name '*.so' ! -name '*.so.*' -exec chmod a-x {} +
   build_arch=$(dpkg --print-architecture)
   flags=(-b -us -uc "-a$arch")
   # A cross build cannot satisfy Build-Depends for the target architecture from this machine's packages.
