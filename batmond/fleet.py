@@ -154,7 +154,8 @@ class Fleet:
             finally:
                 radio.connecting -= 1
         except SlotsExhausted as exc:
-            self._learn_slots(radio, exc.links)
+            if not radio.adapter.reports_slots:  # a proxy's refusal is momentary: its own count stands
+                self._learn_slots(radio, exc.links)
             self._release(radio, alias, held)
             raise
         except LinkError:

@@ -132,3 +132,17 @@ async def test_a_wrong_key_is_said_once_and_retried(caplog):
         await asyncio.sleep(2)  # retried at 0.5 s, 1 s: said once
         assert caplog.text.count("rejected the encryption key") == 1 and not radio.ready.is_set()
         assert KEY not in caplog.text
+
+
+async def test_a_stalled_proxy_and_a_gatt_error_are_link_errors_that_close_the_link():
+    """aioesphomeapi's timeout and GATT errors (which it does not export at its top level) become LinkError."""
+    async with proxied() as (sim_proxy, radio):
+        link = await radio.connect_gatt(JBD.address, "jbd1")
+        with pytest.raises(LinkError, match=r"jbd1: GATT error \d+ through proxy garage"):
+            await link.read_handle(0x7777)  # no such attribute: the BMS answers with an ATT error
+        assert not link.alive
+        link = await radio.connect(JBD.address, PROFILE, "jbd1")
+        sim_proxy.stall_gatt()
+        with pytest.raises(LinkError, match=r"jbd1: no GATT answer through proxy garage within 0\.5 s"):
+            await link.gatt(link.read_handle(0x0003), timeout=0.5)
+        assert link.close_reason == "GATT request timed out"

@@ -252,6 +252,9 @@ async def gatt(link: GattLink, request: Awaitable[T], timeout: float = GATT_TIME
 class BleAdapter:
     """Owns the HCI transport and the bumble ``Device``; reopens both when the adapter fails."""
 
+    # A controller never says how many links it holds: the fleet learns it from its first refusal.
+    reports_slots = False
+
     def __init__(
         self,
         transport: str,

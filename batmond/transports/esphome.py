@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from bumble import core
 
 from batmond.protocols.base import BleProfile
-from batmond.transports.base import GattCharacteristic, GattLink, GattService, Link, LinkError
+from batmond.transports.base import GattCharacteristic, GattLink, GattService, Link, LinkError, stray_cancel
 from batmond.transports.ble import MAC_LIKE, REQUESTED_MTU, AdapterUnavailable, SlotsExhausted, full_uuid
 from batmond.transports.recovery import Ladder
 
@@ -74,6 +74,15 @@ def _api():
     except ImportError:
         raise LinkError(MISSING_EXTRA) from None
     return aioesphomeapi
+
+
+def _api_errors():
+    """aioesphomeapi's module that defines all its errors: the package exports only some of them (not
+    TimeoutAPIError nor BluetoothGATTAPIError), and an ``except`` naming a missing one fails as it catches."""
+    _api()
+    from aioesphomeapi import core
+
+    return core
 
 
 def proxy_label(name: str, host: str, port: int) -> str:
@@ -153,26 +162,31 @@ class EsphomeLink(GattLink):
 
     async def gatt(self, request: Awaitable[T], timeout: float = GATT_TIMEOUT) -> T:
         """One request to the proxy with a timeout; aioesphomeapi's ways of failing become :class:`LinkError`."""
-        api = _api()
+        errors = _api_errors()
         try:
             async with asyncio.timeout(timeout):
                 return await request
-        except (TimeoutError, api.TimeoutAPIError):
+        except asyncio.CancelledError:
+            if not stray_cancel():
+                raise
+            self.mark_closed("link dropped during a GATT request")
+            raise LinkError(f"{self.description}: link dropped during a GATT request") from None
+        except (TimeoutError, errors.TimeoutAPIError):
             self.mark_closed("GATT request timed out")
             raise LinkError(f"{self.description}: no GATT answer through proxy {self.proxy.name} within "
                             f"{timeout:g} s") from None  # fmt: skip
-        except api.BluetoothConnectionDroppedError:
+        except errors.BluetoothConnectionDroppedError:
             self.disconnected = True
             self.mark_closed("link dropped during a GATT request")
             raise LinkError(f"{self.description}: link dropped during a GATT request") from None
-        except api.BluetoothGATTAPIError as exc:
+        except errors.BluetoothGATTAPIError as exc:
             error = exc.error.error
             self.mark_closed(f"GATT error {error}")
             if error in NEEDS_PAIRING:
                 raise LinkError(f"{self.description}: the device requires pairing (GATT error {error}), which "
                                 "an ESPHome proxy cannot do: pin it to a local adapter") from None  # fmt: skip
             raise LinkError(f"{self.description}: GATT error {error} through proxy {self.proxy.name}") from None
-        except api.APIConnectionError as exc:
+        except errors.APIConnectionError as exc:
             self.mark_closed(f"proxy session lost: {exc}")
             raise LinkError(f"{self.description}: proxy {self.proxy.name}: {exc or type(exc).__name__}") from None
 
@@ -184,6 +198,13 @@ class EsphomeLink(GattLink):
     async def read_characteristic(self, uuid: str) -> bytes:
         handle = self.values.get(uuid.lower())
         return b"" if handle is None else await self.read_handle(handle)
+
+    async def refresh_diagnostics(self) -> None:
+        # The native API has no Read RSSI for a connection: the proxy's last advertisement of the BMS is the figure
+        # (many BMS keep advertising while connected).
+        rssi = self.proxy.heard.get(mac_of(self.address))
+        if rssi is not None:
+            self.rssi = rssi
 
     def diagnostics(self) -> dict[str, int | float | str]:
         found: dict[str, int | float | str] = {"adapter": self.proxy.name}
@@ -238,6 +259,10 @@ class EsphomeLink(GattLink):
 
 class EsphomeProxy:
     """One ESPHome Bluetooth proxy as a radio of the fleet (the members :class:`~batmond.fleet.Fleet` uses)."""
+
+    # The proxy reports its slot count (on_limit): a refused connect (Home Assistant holding a slot a moment,
+    # a fault) must not shrink it for good.
+    reports_slots = True
 
     def __init__(self, name: str, host: str, port: int = 6053, encryption_key: str | None = None,
                  connect_timeout: float = 10.0, scan_timeout: float = 15.0) -> None:  # fmt: skip
@@ -456,7 +481,7 @@ class EsphomeProxy:
                         disconnect_timeout=DISCONNECT_TIMEOUT, feature_flags=self._flags, has_cache=False,
                         address_type=address.address_type,
                     )  # fmt: skip
-            except (TimeoutError, api.TimeoutAPIError):
+            except (TimeoutError, _api_errors().TimeoutAPIError):
                 raise LinkError(f"{description}: not reachable through ESPHome proxy {self.name} within "
                                 f"{self.connect_timeout:g} s") from None  # fmt: skip
             except (api.APIConnectionError, ValueError) as exc:

@@ -217,3 +217,22 @@ async def test_scan_through_a_proxy_that_refuses_the_key_says_so_in_one_line(rad
     assert err.decode().splitlines() == [f"batmond: ESPHome proxy garage (ESPHome proxy 127.0.0.1:{proxy.port}) "
                                          "rejected the encryption key: copy encryption_key from the api: "
                                          "encryption: key: of its ESPHome YAML"]  # fmt: skip
+
+
+async def test_a_proxy_out_of_slots_for_a_while_keeps_its_own_count_and_the_bms_come_back(
+    radio, broker, watcher, daemon, paths
+):
+    """A refusal from a proxy (Home Assistant holding a slot, a fault) is momentary: the proxy's own count stands,
+    so no BMS is sent to take turns for good once the slots are back."""
+    proxy, _ = await start(radio, [JK, JBD], proxy_key=KEY)
+    config(paths["config"], broker.port, proxy, [JK, JBD], key=KEY)
+    daemon.start()
+    for _, _, alias in (JK, JBD):
+        await wait_until(lambda a=alias: adapter_of(watcher, a) == "garage", 40, f"{alias} through the proxy")
+    proxy.exhaust_slots()
+    radio.devices[JBD[2]].drop_link()
+    await wait_until(lambda: "has no free BLE slot" in daemon.log, 20, "the refusal")
+    proxy.exhaust_slots(False)
+    watcher.clear()
+    await wait_until(lambda: watcher.count(f"batmond/{JBD[2]}/state") >= 2, 40, "the JBD back")
+    assert "holds at most" not in daemon.log and "taking turns" not in daemon.log, daemon.log[-3000:]
