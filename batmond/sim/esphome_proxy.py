@@ -355,6 +355,15 @@ class EsphomeProxySim:
                 await asyncio.wait_for(self._hci.close(), 2)
             self._hci = None
 
+    @property
+    def owner(self) -> object | None:
+        """The API client that subscribed to advertisements (the daemon): the only one BLE answers go to."""
+        return self._owner
+
+    @property
+    def stalled(self) -> bool:
+        return self._stalled
+
     # -- faults -----------------------------------------------------------------------------------------------
     async def reboot(self, down_for: float = REBOOT_SECONDS) -> None:
         """Drop every API client and BLE link, refuse connections for ``down_for`` s, come back on the same port."""

@@ -147,7 +147,9 @@ def recovery(rig: Rig, faults: list[Fault]) -> Check:
                 continue
             if fault.kind == "drop" and fault.note == "was not connected":
                 continue
-            long = fault.kind in ("silent", "freeze", "kill") or fault.ended - fault.started >= LONG_FAULT
+            # A rebooted or wedged proxy is like a hung controller: the daemon finds out by timeouts and backs off.
+            long = (fault.kind in ("silent", "freeze", "kill", "proxy-reboot", "proxy-stall")
+                    or fault.ended - fault.started >= LONG_FAULT)  # fmt: skip
             spans.append([fault.started, fault.ended, LONG_BOUND if long else SHORT_BOUND, [fault.label]])
         spans.sort()
         merged: list[list] = []

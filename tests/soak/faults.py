@@ -20,7 +20,7 @@ from .truth import Target
 
 @dataclass
 class Fault:
-    kind: str  # kill, freeze, slots, broker, drop, silent, corrupt, junk, split, merge
+    kind: str  # kill, freeze, slots, broker, drop, silent, corrupt, junk, split, merge, proxy-*
     target: str | None  # alias, or None for the whole installation
     at: float  # s after the faults started
     duration: float = 0.0
@@ -60,6 +60,16 @@ def plan(seconds: float, rng: random.Random, targets: list[Target]) -> list[Faul
     for _ in range(round(seconds / 300)):
         span = rng.uniform(5.0, 15.0)
         faults.append(Fault("slots", None, rng.uniform(seconds * 0.05, seconds * 0.6 - span), span))
+    # The ESPHome proxy's faults hit the BMS read through it; they may overlap the others (another radio).
+    # proxy-reboot: down 2-8 s, its links and API session gone; proxy-drop: the TCP session cut (Wi-Fi);
+    # proxy-stall: GATT requests unanswered for 5-15 s (a wedged Bluedroid); proxy-slots: it reports no free
+    # slot for 5-15 s and one of its links drops, so that reconnect is refused until the fault ends.
+    for kind, duration in (("proxy-reboot", lambda: rng.uniform(2.0, 8.0)), ("proxy-drop", lambda: 0.0),
+                           ("proxy-stall", lambda: rng.uniform(5.0, 15.0)),
+                           ("proxy-slots", lambda: rng.uniform(5.0, 15.0))):  # fmt: skip
+        for _ in range(max(1, round(seconds / 300))):
+            span = duration()
+            faults.append(Fault(kind, None, rng.uniform(seconds * 0.05, end - span), span))
     ble = [t for t in targets if not t.wired]
     framed = [t for t in ble if t.type != "victron"]  # Victron values are GATT characteristics, not frames
     quiet = [t for t in targets if t.type != "victron"]  # its silent hook stops notifications, not reads
@@ -121,6 +131,9 @@ async def _apply(rig: Rig, fault: Fault, rng: random.Random) -> None:
         await asyncio.to_thread(rig.broker.start)
         rig.broker_down.append((down, time.monotonic()))
         return
+    if fault.kind.startswith("proxy-"):
+        await _proxy_fault(rig, fault, rng)
+        return
     assert fault.target is not None
     target = rig.targets[fault.target]
     bms = target.bms
@@ -173,3 +186,25 @@ async def _exhaust_slots(rig: Rig, fault: Fault) -> None:
         adapter.drop(connection, hci.HCI_ErrorCode.CONNECTION_TIMEOUT_ERROR)
     await asyncio.sleep(fault.duration)
     adapter.slots = before
+
+
+async def _proxy_fault(rig: Rig, fault: Fault, rng: random.Random) -> None:
+    proxy = rig.proxy
+    assert proxy is not None
+    if fault.kind == "proxy-reboot":
+        await proxy.reboot(down_for=fault.duration)
+    elif fault.kind == "proxy-drop":
+        proxy.drop_tcp()
+    elif fault.kind == "proxy-stall":
+        proxy.stall_gatt(True)
+        await asyncio.sleep(fault.duration)
+        proxy.stall_gatt(False)
+    elif fault.kind == "proxy-slots":
+        proxy.exhaust_slots(True)
+        connected = [t for t in rig.targets.values() if t.proxied and t.bms.connection is not None]
+        if connected:
+            victim = rng.choice(connected)
+            victim.bms.drop_link()
+            fault.note = f"{victim.alias} dropped"
+        await asyncio.sleep(fault.duration)
+        proxy.exhaust_slots(False)

@@ -1,5 +1,6 @@
-"""The installation under test: one simulated BMS of every type, a real mosquitto, and `batmond run` as a
-subprocess that stand-ins for systemd and for the bt-reset helper look after."""
+"""The installation under test: one simulated BMS of every type (three of them through a simulated ESPHome
+proxy), a real mosquitto, and `batmond run` as a subprocess that stand-ins for systemd and for the bt-reset helper
+look after."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from helpers import Broker, DaemonProcess, free_port
 
 from batmond.sim import SimSpec, Simulator, address_for
 from batmond.sim.devices import simulator_types
+from batmond.sim.esphome_proxy import EsphomeProxySim
 from batmond.sim.serial import PtyPort, SerialSimSpec, new_device, serial_simulator_types
 
 from .recorder import Life, Recorder
@@ -35,6 +37,11 @@ RSS_PERIOD = 2.0  # s between VmRSS samples
 # twice a second) lags the power by up to 2π·0.5/P of the swing's amplitude (0.09 %). Each battery starts at
 # its own phase: a run sees some of them charge, some discharge, some turn.
 SWING_PERIOD = 3600.0
+# These BMS are read through a simulated ESPHome proxy (encrypted, one slot each), pinned to it; the proxy faults
+# (faults.py) hit them. One streams (JK), one answers requests (JBD), one is a Modbus device (Daly "daly2").
+PROXY = "shed"
+PROXIED = ("jk", "jbd", "daly2")
+PROXY_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # base64 of bytes 0..31
 TESTS = Path(__file__).resolve().parent.parent
 
 
@@ -80,6 +87,7 @@ class Rig:
         self.daemon: DaemonProcess | None = None
         self.recorder: Recorder | None = None
         self.ports: list[PtyPort] = []
+        self.proxy: EsphomeProxySim | None = None
 
     def _adapter_frozen(self) -> bool:
         return self.sim is not None and self.sim.adapter is not None and self.sim.adapter.frozen
@@ -111,8 +119,15 @@ class Rig:
             port.plug()
             self.ports.append(port)
             self.targets[alias] = Target(alias, type_name, device.battery, device, port=port)
+        proxied = [t for t in self.targets.values() if t.type in PROXIED and not t.wired]
+        self.proxy = proxy = await self.sim.add_proxy(PROXY, encryption_key=PROXY_KEY, slots=len(proxied),
+                                                      hears={t.address: -62 for t in proxied})  # fmt: skip
         for target in self.targets.values():
-            if not target.wired:
+            if target.type in PROXIED and not target.wired:
+                target.proxied = True
+                target.adapter_frozen = lambda: proxy.stalled  # a request-answer BMS gets nothing through
+                target.hci_client = lambda: proxy.owner  # the proxy drops its links when the daemon's session goes
+            elif not target.wired:
                 target.adapter_frozen = self._adapter_frozen
                 target.hci_client = self._hci_client
             target.battery.swing_period = SWING_PERIOD
@@ -126,6 +141,7 @@ class Rig:
 
     def write_config(self) -> None:
         assert self.broker is not None
+        assert self.proxy is not None
         lines = [
             "[mqtt]", 'host = "127.0.0.1"', f"port = {self.broker.port}", 'client_id = "batmond-soak"',
             "[bluetooth]", f'transport = "tcp-client:127.0.0.1:{self.sim_port}"', "connect_timeout = 5.0",
@@ -133,6 +149,8 @@ class Rig:
             # A slot for every BMS: the soak's faults hit an installation whose links are all kept; taking turns
             # has its own tests (tests/e2e/test_fleet.py).
             f"max_connections = {len(self.targets)}",
+            "[[bluetooth.proxy]]", f'name = "{PROXY}"', 'host = "127.0.0.1"', f"port = {self.proxy.port}",
+            f'encryption_key = "{PROXY_KEY}"',
             "[sampling]", f"sample_period = {SAMPLE_PERIOD}", f"expire_values_after = {EXPIRE}",
             "[state]", f'dir = "{self.state_dir}"',
         ]  # fmt: skip
@@ -144,6 +162,8 @@ class Rig:
             else:
                 lines.append(f'address = "{target.address}"')
             lines += [f'type = "{target.type}"', f'alias = "{target.alias}"']
+            if target.proxied:
+                lines.append(f'bluetooth_adapter = "{PROXY}"')
             pin = simulator_types()[target.type].pin if not target.wired else None
             if pin:
                 lines.append(f'pin = "{pin}"')

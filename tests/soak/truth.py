@@ -42,6 +42,7 @@ class Target:
     bms: SimulatedBms | SerialSimulatedBms
     port: PtyPort | None = None  # wired
     address: str = ""
+    proxied: bool = False  # read through the simulated ESPHome proxy
     snapshots: list[Snapshot] = field(default_factory=list)
     hci_client: Callable[[], object | None] = lambda: None  # the daemon's HCI connection to the simulator
     adapter_frozen: Callable[[], bool] = lambda: False  # the daemon's controller hangs: nothing reaches it
