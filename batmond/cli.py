@@ -167,8 +167,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         adapters = [("", args.transport)]
     else:
         bluetooth = load(args.config).bluetooth
-        adapters = [(a.name if bluetooth.adapter else "", a.transport) for a in bluetooth.adapters]
         proxies = bluetooth.proxy
+        named = bool(bluetooth.adapter or proxies)  # the single transport is "default" beside proxies
+        adapters = [(a.name if named else "", a.transport) for a in bluetooth.adapters]
         if not adapters and not proxies:
             print("batmond: the config has no Bluetooth adapter or ESPHome proxy; scan one with --transport",
                   file=sys.stderr)  # fmt: skip

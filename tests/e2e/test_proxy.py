@@ -187,8 +187,10 @@ async def test_batmond_sim_serves_two_proxies_and_an_adapter_scan_hears_them_and
         for radio in ("house", "shed", "boat"):
             for address, _, _ in SITE:
                 assert (radio, address) in heard, (radio, address, out.decode())
-        jk_row = next(row for row in rows if row[:2] == ["shed", SITE[0][0]])
-        assert "jk" in " ".join(jk_row[3:])  # the suggested type, from what the proxy relayed
+        for address, type_name, alias in SITE[:2]:  # JK and JBD: the service UUIDs they advertise
+            _, _, rssi, name, *suggested = next(row for row in rows if row[:2] == ["shed", address])
+            assert name == alias and int(rssi) < 0
+            assert type_name in " ".join(suggested).replace(",", " ").split()  # from what the proxy relayed
         daemon.start()
         for _, _, alias in SITE:
             await wait_until(lambda a=alias: adapter_of(watcher, a), 60, f"{alias} publishing")

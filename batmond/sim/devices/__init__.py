@@ -31,6 +31,9 @@ log = logging.getLogger("batmond.sim")
 ADVERTISING_INTERVAL_MS = 100
 
 
+BLUETOOTH_BASE = "-0000-1000-8000-00805f9b34fb"  # the tail of every 16-bit UUID in its 128-bit form
+
+
 class SimulatedBms(ABC):
     """A BMS on the virtual radio. Subclasses answer writes and build frames; faults are common to all.
 
@@ -106,6 +109,9 @@ class SimulatedBms(ABC):
         """What the BMS advertises: its name and, like most BMS, its 16-bit service UUID."""
         fields = [data_types.Flags(6), data_types.CompleteLocalName(self.name)]
         service = UUID(self.profile.service)
+        text = self.profile.service.lower()
+        if text.startswith("0000") and text.endswith(BLUETOOTH_BASE):  # a 16-bit UUID written out in full
+            service = UUID.from_16_bits(int(text[4:8], 16))
         if len(service.uuid_bytes) == 2:
             fields.append(data_types.CompleteListOf16BitServiceUUIDs([service]))
         return fields
