@@ -102,7 +102,7 @@ image-test:
 binary-test: venv system-deps
 	packaging/test-binary.sh
 
-# Benchmark (docs/readme/bench.md): the daemon against simulated BMS and a real mosquitto on 127.0.0.1, a few
+# Benchmark (README "Performance"): the daemon against simulated BMS and a real mosquitto on 127.0.0.1, a few
 # minutes; prints a table and writes bench/results.json. The decode comparison runs in the aiobmsble venv.
 bench: venv system-deps
 	@if [ -n "$(AIO_PYTHON)" ]; then $(MAKE) --no-print-directory $(AIO_VENV)/.installed AIO_PYTHON=$(AIO_PYTHON); fi

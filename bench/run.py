@@ -1,6 +1,6 @@
 """`make bench`: the daemon against simulated BMS on the virtual radio and a real mosquitto on 127.0.0.1.
 
-Measures, prints a table and writes bench/results.json (docs/readme/bench.md explains every figure):
+Measures, prints a table and writes bench/results.json (README "Performance" explains every figure):
 - software latency, from the BMS notification entering the HCI socket to the MQTT PUBLISH of the state it
   made leaving the daemon's socket (bench/traced.py, bench/sim.py), at 1, 8 and 32 BMS;
 - CPU seconds per sample, CPU % of one core and peak RSS of the daemon process, at 1, 8 and 32 BMS, 1 and 10 Hz;
