@@ -20,9 +20,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
-import os
 import subprocess
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,14 +113,7 @@ def run_proxy_scenario(scenario: ProxyScenario, broker: bench.Broker, workdir: P
         expected = {f"{base}/{alias}/state" for alias, _, _ in devices}
         bench.wait_for(lambda: expected <= {t for t, _ in watcher.states()}, 60 + 10 * scenario.bms,
                        "every BMS to publish through the proxy", daemon)  # fmt: skip
-        time.sleep(bench.WARMUP)
-        load = os.getloadavg()[0]
-        t0, cpu0, sim0 = time.monotonic_ns(), bench.cpu_ns(daemon.pid), bench.cpu_ns(sim.pid)
-        ticks0 = bench.cpu_ticks_s(daemon.pid)
-        time.sleep(scenario.seconds)
-        t1, cpu1, sim1 = time.monotonic_ns(), bench.cpu_ns(daemon.pid), bench.cpu_ns(sim.pid)
-        ticks1 = bench.cpu_ticks_s(daemon.pid)
-        peak_rss, rss = bench.memory_mb(daemon.pid, "VmHWM"), bench.memory_mb(daemon.pid, "VmRSS")
+        window = bench.measure(daemon, sim, scenario.seconds, directory / "state")
     finally:
         bench.stop_process(daemon)
         bench.stop_process(sim)
@@ -133,30 +124,14 @@ def run_proxy_scenario(scenario: ProxyScenario, broker: bench.Broker, workdir: P
         raise RuntimeError(f"the daemon logged a traceback: {directory / 'daemon.log'}")
     trace = json.loads((directory / "trace.json").read_text())
     notifications = json.loads((directory / "writes.json").read_text())
-    window = (t1 - t0) / 1e9
-    samples = sum(t0 <= ns <= t1 for ns in trace["samples"])
-    publishes = sum(t0 <= ns <= t1 for _, ns in watcher.states())
-    cpu = (cpu1 - cpu0) / 1e9
     return {
         "bms": scenario.bms,
         "hz": scenario.hz,
         "label": scenario.label,
         "encrypted": scenario.encrypted,
         "proxy_slots": scenario.slots,
-        "window_s": round(window, 2),
-        "samples_per_s": round(samples / window, 1),
-        "states_at_broker_per_s": round(publishes / window, 1),
-        "cpu_pct_one_core": round(100 * cpu / window, 2),
-        "cpu_pct_one_core_from_ticks": round(100 * (ticks1 - ticks0) / window, 2),
-        "cpu_ms_per_sample": round(1000 * cpu / max(samples, 1), 3),
-        "peak_rss_mb": round(peak_rss, 1),
-        "rss_mb": round(rss, 1),
-        "simulator_cpu_pct_one_core": round(100 * (sim1 - sim0) / 1e9 / window, 1),
-        "journal_fsync_per_s": round(sum(t0 <= ns <= t1 for ns in trace["fsyncs"]) / window, 2),
-        "latency_ms": bench.latencies(trace, socket_writes(trace, notifications), t0, t1),
-        "gc": bench.gc_summary(trace["gc"], t0, t1),
-        "answers_outside_rx": trace["answers_outside_rx"],
+        **bench.window_figures(window, trace, watcher),
+        "latency_ms": bench.latencies(trace, socket_writes(trace, notifications), window.t0, window.t1),
         "taking_turns": text.count("taking turns"),
         "proxy_sessions_lost": text.count("connection lost"),
-        "load_average_1min": round(load, 2),
     }

@@ -323,6 +323,59 @@ def gc_summary(collections: list[list[int]], t0: int, t1: int) -> dict[str, Any]
     }
 
 
+@dataclass
+class Window:
+    """What was read off the daemon and the simulator at both ends of a measurement window."""
+
+    t0: int
+    t1: int
+    cpu_s: float  # the daemon's CPU over the window
+    ticks_s: float  # the same from /proc/<pid>/stat ticks
+    sim_cpu_s: float
+    journal_growth: int  # bytes the journal grew
+    peak_rss: float
+    rss: float
+    load: float  # 1-minute load average at the start
+
+    @property
+    def seconds(self) -> float:
+        return (self.t1 - self.t0) / 1e9
+
+
+def measure(daemon: subprocess.Popen, sim: subprocess.Popen, seconds: float, state: Path) -> Window:
+    time.sleep(WARMUP)
+    load = os.getloadavg()[0]
+    t0, cpu0, sim0, ticks0 = time.monotonic_ns(), cpu_ns(daemon.pid), cpu_ns(sim.pid), cpu_ticks_s(daemon.pid)
+    journal0 = journal_bytes(state)
+    time.sleep(seconds)
+    t1, cpu1, sim1, ticks1 = time.monotonic_ns(), cpu_ns(daemon.pid), cpu_ns(sim.pid), cpu_ticks_s(daemon.pid)
+    journal1 = journal_bytes(state)
+    return Window(t0, t1, (cpu1 - cpu0) / 1e9, ticks1 - ticks0, (sim1 - sim0) / 1e9, max(0, journal1 - journal0),
+                  memory_mb(daemon.pid, "VmHWM"), memory_mb(daemon.pid, "VmRSS"), load)  # fmt: skip
+
+
+def window_figures(window: Window, trace: dict, watcher: Watcher) -> dict[str, Any]:
+    """The figures every traced run reports for its window."""
+    t0, t1, seconds = window.t0, window.t1, window.seconds
+    samples = sum(t0 <= ns <= t1 for ns in trace["samples"])
+    publishes = sum(t0 <= ns <= t1 for _, ns in watcher.states())
+    return {
+        "window_s": round(seconds, 2),
+        "samples_per_s": round(samples / seconds, 1),
+        "states_at_broker_per_s": round(publishes / seconds, 1),
+        "cpu_pct_one_core": round(100 * window.cpu_s / seconds, 2),
+        "cpu_pct_one_core_from_ticks": round(100 * window.ticks_s / seconds, 2),
+        "cpu_ms_per_sample": round(1000 * window.cpu_s / max(samples, 1), 3),
+        "peak_rss_mb": round(window.peak_rss, 1),
+        "rss_mb": round(window.rss, 1),
+        "simulator_cpu_pct_one_core": round(100 * window.sim_cpu_s / seconds, 1),
+        "journal_fsync_per_s": round(sum(t0 <= ns <= t1 for ns in trace["fsyncs"]) / seconds, 2),
+        "gc": gc_summary(trace["gc"], t0, t1),
+        "answers_outside_rx": trace["answers_outside_rx"],
+        "load_average_1min": round(window.load, 2),
+    }
+
+
 def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: bool) -> dict[str, Any]:
     directory = workdir / scenario.key
     directory.mkdir()
@@ -338,14 +391,7 @@ def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: b
         expected = {f"{base}/{alias}/state" for alias, _, _ in devices}
         wait_for(lambda: expected <= {t for t, _ in watcher.states()}, 30 + scenario.bms, "every BMS to publish",
                  daemon)  # fmt: skip
-        time.sleep(WARMUP)
-        load = os.getloadavg()[0]
-        t0, cpu0, sim0, ticks0 = time.monotonic_ns(), cpu_ns(daemon.pid), cpu_ns(sim.pid), cpu_ticks_s(daemon.pid)
-        journal0 = journal_bytes(directory / "state")
-        time.sleep(scenario.seconds)
-        t1, cpu1, sim1, ticks1 = time.monotonic_ns(), cpu_ns(daemon.pid), cpu_ns(sim.pid), cpu_ticks_s(daemon.pid)
-        journal1 = journal_bytes(directory / "state")
-        peak_rss, rss = memory_mb(daemon.pid, "VmHWM"), memory_mb(daemon.pid, "VmRSS")
+        window = measure(daemon, sim, scenario.seconds, directory / "state")
     finally:
         stop_process(daemon)
         stop_process(sim)
@@ -355,35 +401,20 @@ def run_scenario(scenario: Scenario, broker: Broker, workdir: Path, quiet_hci: b
         raise RuntimeError(f"the daemon logged a traceback: {directory / 'daemon.log'}")
     trace = json.loads((directory / "trace.json").read_text())
     writes = json.loads((directory / "writes.json").read_text())
-    window = (t1 - t0) / 1e9
-    samples = sum(t0 <= ns <= t1 for ns in trace["samples"])
-    publishes = sum(t0 <= ns <= t1 for _, ns in watcher.states())
-    cpu = (cpu1 - cpu0) / 1e9
-    fsyncs = sum(t0 <= ns <= t1 for ns in trace["fsyncs"])
-    growth = max(0, journal1 - journal0) / window  # a compaction inside the window would shrink it: not counted
+    figures = window_figures(window, trace, watcher)
+    growth = window.journal_growth / window.seconds  # a compaction inside the window would shrink it: not counted
     compactions = growth / COMPACT_BYTES  # per second
+    fsyncs = figures["journal_fsync_per_s"]
     return {
         "bms": scenario.bms,
         "hz": scenario.hz,
-        "window_s": round(window, 2),
-        "samples_per_s": round(samples / window, 1),
-        "states_at_broker_per_s": round(publishes / window, 1),
-        "cpu_pct_one_core": round(100 * cpu / window, 2),
-        "cpu_pct_one_core_from_ticks": round(100 * (ticks1 - ticks0) / window, 2),
-        "cpu_ms_per_sample": round(1000 * cpu / max(samples, 1), 3),
-        "peak_rss_mb": round(peak_rss, 1),
-        "rss_mb": round(rss, 1),
-        "simulator_cpu_pct_one_core": round(100 * (sim1 - sim0) / 1e9 / window, 1),
-        "journal_fsync_per_s": round(fsyncs / window, 2),
+        **figures,
         "journal_bytes_per_s": round(growth),
         # A window rarely holds a compaction (every COMPACT_BYTES of journal): add them at the rate they happen.
         "journal_fsync_per_s_long_run": round(
-            (fsyncs / window + COMPACTION_EXTRA_SYNCS * compactions) / (1 + GROUP_COMMIT_INTERVAL * compactions), 3
+            (fsyncs + COMPACTION_EXTRA_SYNCS * compactions) / (1 + GROUP_COMMIT_INTERVAL * compactions), 3
         ),
-        "latency_ms": latencies(trace, writes, t0, t1),
-        "gc": gc_summary(trace["gc"], t0, t1),
-        "answers_outside_rx": trace["answers_outside_rx"],
-        "load_average_1min": round(load, 2),
+        "latency_ms": latencies(trace, writes, window.t0, window.t1),
     }
 
 
