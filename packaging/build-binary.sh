@@ -74,8 +74,8 @@ esphome_options=(--collect-submodules aioesphomeapi --collect-submodules zerocon
 "$OUT/$NAME" --version
 ls -l "$OUT/$NAME"
 # A proxy session (packaging/test-binary.sh) cannot reach every lazy import: here, every module that importing
-# aioesphomeapi as batmond does, its zstd decoder and its time zone lookup load in the build venv must be in the
-# binary (but tzdata, left out above).
+# aioesphomeapi as batmond does, its zstd decoder, its time zone lookup and `batmond sim`'s simulated proxy load in
+# the build venv must be in the binary (but tzdata, left out above).
 "$venv/bin/python" - "$OUT/work/$NAME/PYZ-00.toc" "$OUT/work/$NAME/PKG-00.toc" <<'PY'
 import ast, asyncio, sys
 def entries(node):  # (name, path, kind) tuples, however PyInstaller nests them
@@ -97,6 +97,7 @@ esphome._api()
 from aioesphomeapi import model, timezone
 model._zstd_module()
 asyncio.run(timezone.get_timezone(None))
+import batmond.sim.esphome_proxy
 loaded = set()
 for name in set(sys.modules) - before:  # the encodings are all in PyInstaller's base_library.zip
     spec = getattr(sys.modules[name], "__spec__", None)
