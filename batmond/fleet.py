@@ -31,10 +31,11 @@ log = logging.getLogger("batmond.ble")
 
 PLACEMENT_GRACE = 2.0  # s the other adapters get to hear a BMS after the first one did, before it is placed
 FAILURES_BEFORE_MOVING = 2  # failed connects on one adapter before a BMS is tried on the next one that hears it
-DEAD_ADAPTER_RETRY = 300.0
+DEAD_ADAPTER_RETRY = 300.0  # s before an adapter that climbed its whole ladder is tried again (others still up)
 # s to wait for a slot: a BMS asked to take turns gives its link up after one more sample, which may need a whole
 # connect (resolve, connect, discovery) and a poll with its answer timeouts first.
-SLOT_WAIT = 30.0  # s before an adapter that climbed its whole ladder is tried again (others still up)
+SLOT_WAIT = 30.0
+AWAY_WAIT = 30.0  # s a BMS waits for the radios that heard it, when they are down, before looking on the others
 
 
 @dataclass(eq=False)
@@ -219,6 +220,13 @@ class Fleet:
         else:
             candidates = list(self.radios.values())
         ready = await self._ready_among(candidates)
+        away = [radio for radio in candidates if not radio.up and self._heard(radio, device)]
+        if away and not any(self._heard(radio, device) for radio in ready):
+            # The radios that hear it are down (a hung adapter being reset, a rebooting proxy): they get a while to
+            # come back before it is looked for where it was never heard (a whole scan each time, in vain if the
+            # BMS is out of their range, and its own return delayed by it).
+            await self._until_up(away, asyncio.FIRST_COMPLETED, AWAY_WAIT)
+            ready = [radio for radio in candidates if radio.up]
         key = self._key(device)
         unasked = [radio for radio in ready if not self._heard(radio, device) and key not in radio.asked]
         if unasked:  # an adapter that came up later, or never scanned for it, may hear it better

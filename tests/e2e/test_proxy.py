@@ -238,3 +238,21 @@ async def test_a_proxy_out_of_slots_for_a_while_keeps_its_own_count_and_the_bms_
     watcher.clear()
     await wait_until(lambda: watcher.count(f"batmond/{JBD[2]}/state") >= 2, 40, "the JBD back")
     assert "holds at most" not in daemon.log and "taking turns" not in daemon.log, daemon.log[-3000:]
+
+
+async def test_a_bms_waits_for_its_local_adapter_rather_than_searching_a_proxy_that_never_heard_it(
+    radio, broker, watcher, daemon, paths
+):
+    proxy, ports = await start(radio, [JK, LOCAL], proxy_hears={JK[0]: -60}, local_hears={LOCAL[0]: -55})
+    config(paths["config"], broker.port, proxy, [JK, LOCAL], ports=ports)
+    daemon.start()
+    await wait_until(lambda: adapter_of(watcher, LOCAL[2]) == "house", 40, "the local JBD on house")
+    await wait_until(lambda: adapter_of(watcher, JK[2]) == "garage", 40, "the JK through the proxy")
+    radio.freeze_adapter(True, "house")  # hung for 6 s: the JBD's link times out, the daemon reopens the adapter
+    await wait_until(lambda: "failed: " in daemon.log, 20, "the hung adapter seen")
+    await asyncio.sleep(3)
+    radio.freeze_adapter(False, "house")
+    watcher.clear()
+    await wait_until(lambda: watcher.count(f"batmond/{LOCAL[2]}/state") >= 2, 40, "the JBD back on house")
+    assert adapter_of(watcher, LOCAL[2]) == "house"
+    assert "not seen advertising by adapter(s) garage" not in daemon.log, daemon.log[-3000:]
