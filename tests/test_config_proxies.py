@@ -115,10 +115,17 @@ def test_without_the_esphome_extra_a_proxy_is_one_line_naming_it(monkeypatch):
     assert "pip install 'batmond[esphome]'" in error_of(PROXY_ONLY)
 
 
-def test_scan_says_a_proxy_only_config_has_no_local_adapter(tmp_path, capsys):
+def test_scan_of_a_proxy_only_config_names_each_unreachable_proxy(tmp_path, capsys):
+    """No local adapter is opened; every proxy that cannot be reached is one line, and exit 3 says none answered."""
     from batmond.cli import main
+    from tests.helpers import free_port
 
     path = tmp_path / "batmon.toml"
-    path.write_text(PROXY_ONLY)
-    assert main(["scan", "--config", str(path)]) == 2
-    assert "no local Bluetooth adapter (ESPHome proxies only)" in capsys.readouterr().err
+    path.write_text(PROXY_ONLY.replace('"garage-proxy.local"', '"127.0.0.1"')
+                    .replace('"10.0.0.7"', '"127.0.0.1"').replace("6054", str(free_port())))
+    assert main(["scan", "--config", str(path), "--seconds", "1"]) == 3
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("batmond: ESPHome proxy garage (ESPHome proxy 127.0.0.1:6053) is unreachable")
+    assert lines[1].startswith("batmond: ESPHome proxy barn (ESPHome proxy 127.0.0.1:")
+    assert KEY not in "".join(lines)
