@@ -39,8 +39,9 @@ async def main(binary: str, work: Path) -> str:
                           f'[state]\ndir = "{work / "state"}"\n[[device]]\naddress = "{address_for("proxy-jk")}"\n'
                           'type = "jk"\nalias = "pjk"\n')  # fmt: skip
         started = time.monotonic()
-        checked = await asyncio.to_thread(subprocess.run, [binary, "check-config", str(config)], capture_output=True,
-                                          text=True, timeout=60)  # the proxy is not asked: nothing to serve meanwhile
+        checked = await asyncio.to_thread(
+            subprocess.run, [binary, "check-config", str(config)], capture_output=True, text=True, timeout=60
+        )  # the proxy is not asked: nothing to serve meanwhile
         checking = time.monotonic() - started
         if checked.returncode != 0 or "OK" not in checked.stdout:
             raise SystemExit(f"check-config of a proxy: {checked.returncode} {checked.stdout + checked.stderr!r}")
@@ -67,12 +68,18 @@ async def main(binary: str, work: Path) -> str:
         text = log.read_text(errors="replace")
         if online is None:
             raise SystemExit(f"no BMS online through the proxy in {TIMEOUT:g} s (status {status!r}):\n{text[-3000:]}")
-        for bad, what in ((code != 0, f"exit {code} on SIGTERM"), ("Traceback" in text, "a traceback"),
-                          (" is up (garage" not in text, "no 'proxy is up' line"), (KEY in text, "the key logged")):
+        for bad, what in (
+            (code != 0, f"exit {code} on SIGTERM"),
+            ("Traceback" in text, "a traceback"),
+            (" is up (garage" not in text, "no 'proxy is up' line"),
+            (KEY in text, "the key logged"),
+        ):
             if bad:
                 raise SystemExit(f"run through the proxy: {what}:\n{text[-3000:]}")
-        return (f"esphome: check-config of a proxy {checking:.2f} s; JK BMS online through the encrypted proxy "
-                f"{online:.2f} s after the start ({status.split(';')[0]})")
+        return (
+            f"esphome: check-config of a proxy {checking:.2f} s; JK BMS online through the encrypted proxy "
+            f"{online:.2f} s after the start ({status.split(';')[0]})"
+        )
     finally:
         await proxy.stop()
         await sim.stop()
