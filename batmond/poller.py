@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from batmond.commands import CommandExpired
 from batmond.config import DeviceConfig, SamplingConfig
 from batmond.hub import Hub
-from batmond.protocols.base import Codec, Request, unplaced_report
+from batmond.protocols.base import Codec, FrameStats, Request, unplaced_report
 from batmond.transports.base import Link, LinkError, stray_cancel
 
 RESPONSE_TIMEOUT = 5.0
@@ -72,6 +72,9 @@ class Poller:
         self._link_watch: asyncio.Future[bool] | None = None  # done when the session's link has ended
         self._backoff = RECONNECT_BACKOFF[0]
         self._unplaced_lengths: set[int] = set()  # for this BMS's whole life, across reconnects
+        # Frames of the sessions before this one: the counters a user sees cover the BMS's whole life, not the
+        # last connect (under rotation a session is one sample, and its counts would never move).
+        self._earlier_frames = FrameStats()
         self._held_slot = True  # the last session's link was its own, not a turn in a rotation
 
     async def run(self) -> None:
@@ -138,7 +141,7 @@ class Poller:
             sample = codec.sample()
             if sample is not None:
                 self._backoff = RECONNECT_BACKOFF[0]
-                self.hub.record(self.device, sample, codec.info, codec.stats)
+                self.hub.record(self.device, sample, codec.info, self._earlier_frames.plus(codec.stats))
             if not self.sampling.keep_alive or not link.resident:
                 self._held_slot = link.resident
                 return
@@ -263,6 +266,9 @@ class Poller:
         link, self._link = self._link, None
         if link is not None:
             await link.close()
+        if self._codec is not None:
+            self._earlier_frames = self._earlier_frames.plus(self._codec.stats)
+            self._codec = None
         self._up.clear()
         self.hub.state(self.device).connected = False
 

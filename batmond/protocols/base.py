@@ -75,6 +75,14 @@ class FrameStats:
     # never decoded, never silently dropped either (see Codec.unplaced).
     unplaced: int = 0
 
+    def plus(self, other: FrameStats) -> FrameStats:
+        return FrameStats(
+            self.frames + other.frames,
+            self.bad_checksum + other.bad_checksum,
+            self.junk_bytes + other.junk_bytes,
+            self.unplaced + other.unplaced,
+        )
+
 
 @dataclass(slots=True)
 class StreamFramer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import wait_until, write_config
 
@@ -49,3 +51,6 @@ async def test_without_keep_alive_each_sample_is_a_fresh_connection(simulator, b
     await wait_until(lambda: watcher.count("batmond/jbd1/state") >= 3, 40, "three states")
     assert daemon.log.count("connected (jbd1 jbd") >= 3
     assert "reconnecting" not in daemon.log  # disconnecting on purpose is not a failure
+    # The frame counters cover the BMS's life, not the last connect: each state counts more frames than the last.
+    frames = [json.loads(p)["diagnostics"]["frames"] for p in watcher.payloads("batmond/jbd1/state")]
+    assert frames == sorted(frames) and frames[-1] > frames[0] > 0, frames
