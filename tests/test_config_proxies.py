@@ -121,8 +121,11 @@ def test_scan_of_a_proxy_only_config_names_each_unreachable_proxy(tmp_path, caps
     from tests.helpers import free_port
 
     path = tmp_path / "batmon.toml"
-    path.write_text(PROXY_ONLY.replace('"garage-proxy.local"', '"127.0.0.1"')
-                    .replace('"10.0.0.7"', '"127.0.0.1"').replace("6054", str(free_port())))
+    path.write_text(
+        PROXY_ONLY.replace('"garage-proxy.local"', '"127.0.0.1"')
+        .replace('"10.0.0.7"', '"127.0.0.1"')
+        .replace("6054", str(free_port()))
+    )
     assert main(["scan", "--config", str(path), "--seconds", "1"]) == 3
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2, lines

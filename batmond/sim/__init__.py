@@ -133,8 +133,9 @@ class Simulator:
         try:
             from batmond.sim.esphome_proxy import EsphomeProxySim
         except ImportError:
-            raise SimulatorError("simulated ESPHome proxies need the esphome extra: pip install "
-                                 "'batmond[esphome]'") from None
+            raise SimulatorError(
+                "simulated ESPHome proxies need the esphome extra: pip install 'batmond[esphome]'"
+            ) from None
         proxy = EsphomeProxySim(name, self, host, port, encryption_key, slots, hears)
         await proxy.start()
         self.proxies.append(proxy)

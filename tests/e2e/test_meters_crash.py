@@ -94,7 +94,7 @@ async def test_sigkill_at_random_instants_never_loses_a_published_meter(simulato
         # published both directions (and the cycle meter, which moves once SoC has swung a few percent).
         return any(
             m.get("cycles", 0) > 0 and m["energy_charge_kwh"] > 0 and m["energy_discharge_kwh"] > 0
-            for m in published(watcher, alias)[seen_before[alias]:]
+            for m in published(watcher, alias)[seen_before[alias] :]
         )
 
     for alias in ("jbd1", "jk1"):
