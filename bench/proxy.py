@@ -56,19 +56,9 @@ PROXY_SCENARIOS = [ProxyScenario(1, True, 30), ProxyScenario(3, True, 30), Proxy
 def write_proxy_config(path: Path, proxy_port: int, key: str | None, broker_port: int,
                        devices: list[tuple[str, str, str]], hz: float, base: str) -> Path:  # fmt: skip
     """One ESPHome proxy on ``proxy_port`` and no local adapter."""
-    lines = [
-        "[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}", f'client_id = "{base}"', f'base_topic = "{base}"',
-        f'discovery_prefix = "{base}-ha"',
-        "[bluetooth]", "scan_timeout = 60.0",
-        "[[bluetooth.proxy]]", f'name = "{PROXY}"', 'host = "127.0.0.1"', f"port = {proxy_port}",
-        *([f'encryption_key = "{key}"'] if key is not None else []),
-        "[sampling]", f"sample_period = {1 / hz:g}", "expire_values_after = 60.0",
-        "[state]", f'dir = "{path.parent / "state"}"',
-    ]  # fmt: skip
-    for alias, type_name, address in devices:
-        lines += ["[[device]]", f'address = "{address}"', f'type = "{type_name}"', f'alias = "{alias}"']
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    proxy = ["[[bluetooth.proxy]]", f'name = "{PROXY}"', 'host = "127.0.0.1"', f"port = {proxy_port}"]
+    proxy += [f'encryption_key = "{key}"'] if key is not None else []
+    return bench.write_daemon_config(path, broker_port, proxy, devices, hz, base)
 
 
 def socket_writes(trace: dict, notifications: list[list[int]]) -> list[tuple[int, int]]:

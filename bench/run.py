@@ -118,10 +118,16 @@ def write_config(path: Path, sim_port: int, broker_port: int, devices: list[tupl
     for index, port in enumerate(adapter_ports or []):
         adapters = [] if index == 0 else adapters
         adapters += ["[[bluetooth.adapter]]", f'name = "a{index}"', f'transport = "tcp-client:127.0.0.1:{port}"']
+    return write_daemon_config(path, broker_port, [f"max_connections = {slots}", *adapters], devices, hz, base)
+
+
+def write_daemon_config(path: Path, broker_port: int, radios: list[str], devices: list[tuple[str, str, str]],
+                        hz: float, base: str) -> Path:  # fmt: skip
+    """The daemon's config: a broker on 127.0.0.1, the ``[bluetooth]`` lines of ``radios``, the BMS."""
     lines = [
         "[mqtt]", 'host = "127.0.0.1"', f"port = {broker_port}", f'client_id = "{base}"', f'base_topic = "{base}"',
         f'discovery_prefix = "{base}-ha"',
-        "[bluetooth]", "scan_timeout = 60.0", f"max_connections = {slots}", *adapters,
+        "[bluetooth]", "scan_timeout = 60.0", *radios,
         "[sampling]", f"sample_period = {1 / hz:g}", "expire_values_after = 60.0",
         "[state]", f'dir = "{path.parent / "state"}"',
     ]  # fmt: skip
