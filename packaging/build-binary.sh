@@ -73,18 +73,21 @@ esphome_options=(--collect-submodules aioesphomeapi --collect-submodules zerocon
   batmond/__main__.py
 "$OUT/$NAME" --version
 ls -l "$OUT/$NAME"
-# A proxy session (packaging/test-binary.sh) cannot reach every lazy import: here, every module that importing
-# aioesphomeapi as batmond does, its zstd decoder, its time zone lookup and `batmond sim`'s simulated proxy load in
-# the build venv must be in the binary (but tzdata, left out above).
-"$venv/bin/python" - "$OUT/work/$NAME/PYZ-00.toc" "$OUT/work/$NAME/PKG-00.toc" <<'PY'
-import ast, asyncio, sys
-def entries(node):  # (name, path, kind) tuples, however PyInstaller nests them
+# What PyInstaller put in the binary: its table-of-contents files are Python literals of (name, path, kind) tuples,
+# nested differently from one PyInstaller version to the next.
+TOC_ENTRIES='def entries(node):
     if isinstance(node, (list, tuple)):
         if len(node) == 3 and all(isinstance(item, str) for item in node):
             yield node
         else:
             for item in node:
-                yield from entries(item)
+                yield from entries(item)'
+# A proxy session (packaging/test-binary.sh) cannot reach every lazy import: here, every module that importing
+# aioesphomeapi as batmond does, its zstd decoder, its time zone lookup and `batmond sim`'s simulated proxy load in
+# the build venv must be in the binary (but tzdata, left out above).
+"$venv/bin/python" -c "$TOC_ENTRIES
+$(cat <<'PY'
+import ast, asyncio, sys
 bundled = set()
 for toc in sys.argv[1:]:
     for name, _, kind in entries(ast.literal_eval(open(toc).read())):
@@ -107,16 +110,10 @@ if loaded - bundled:
     sys.exit(f"build-binary: the esphome extra needs what the binary lacks: {', '.join(sorted(loaded - bundled))}")
 print(f"build-binary: the {len(loaded)} modules the esphome extra loads are in the binary")
 PY
+)" "$OUT/work/$NAME/PYZ-00.toc" "$OUT/work/$NAME/PKG-00.toc"
 # The newest glibc symbol version the bundled libraries and extensions use: the oldest glibc that can run it.
-glibc=$("$venv/bin/python" -c '
+glibc=$("$venv/bin/python" -c "$TOC_ENTRIES"'
 import ast, re, subprocess, sys
-def entries(node):  # (name, path, kind) tuples, however PyInstaller nests them
-    if isinstance(node, (list, tuple)):
-        if len(node) == 3 and all(isinstance(item, str) for item in node):
-            yield node
-        else:
-            for item in node:
-                yield from entries(item)
 found = {"0"}
 for _, path, kind in entries(ast.literal_eval(open(sys.argv[1]).read())):
     if kind in ("BINARY", "EXTENSION"):
