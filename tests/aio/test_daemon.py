@@ -57,6 +57,25 @@ def assert_published_as_expected(state: dict[str, Any], expected: dict[str, Any]
     assert state["diagnostics"]["bad_frames"] == 0, key
 
 
+async def add_recordings(simulator) -> list[tuple[str, str, str]]:
+    """Every recorded aiobmsble BMS replayed on ``simulator``: their (address, type, alias) for the config."""
+    devices = []
+    for key, (recording, address, _) in RECORDINGS.items():
+        await add_replay(simulator, recording, address, alias_of(key))
+        devices.append((address, recording.type_name, alias_of(key)))
+    return devices
+
+
+async def recordings_published(watcher, timeout: float) -> dict[str, dict[str, Any]]:
+    """Each recorded BMS's first state at the broker, checked against what aiobmsble decodes; by recording."""
+    states = {}
+    for key, (_, _, expected) in RECORDINGS.items():
+        alias = alias_of(key)
+        states[key] = await wait_until(lambda a=alias: watcher.last_json(f"batmond/{a}/state"), timeout, alias)
+        assert_published_as_expected(states[key], expected, key)
+    return states
+
+
 @pytest.fixture
 def dbus_listener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A D-Bus address the daemon would use, where nothing but this test listens: it must never be called."""
@@ -83,21 +102,14 @@ def accepted(server: socket.socket) -> int:
 
 
 async def test_aiobmsble_types_reach_the_broker_in_batmonds_units(simulator, broker, watcher, tmp_path, dbus_listener):
-    devices = []
-    for key, (recording, address, _) in RECORDINGS.items():
-        await add_replay(simulator, recording, address, alias_of(key))
-        devices.append((address, recording.type_name, alias_of(key)))
+    devices = await add_recordings(simulator)
     jbd = await simulator.add(SimSpec(type="jbd", name="native-jbd", address="A4:C1:38:00:00:01"))
     devices.append(("A4:C1:38:00:00:01", "jbd_ble", "jbd-through-aiobmsble"))
     config = write_config(tmp_path / "batmon.toml", simulator.port, broker.port, devices)
     daemon = DaemonProcess(config, tmp_path / "daemon.log")
     daemon.start()
     try:
-        for key, (_, _, expected) in RECORDINGS.items():
-            alias = alias_of(key)
-            state = await wait_until(lambda a=alias: watcher.last_json(f"batmond/{a}/state"), 60, f"{alias} state")
-            assert_published_as_expected(state, expected, key)
-
+        await recordings_published(watcher, 60)
         state = await wait_until(lambda: watcher.last_json("batmond/jbd-through-aiobmsble/state"), 60, "jbd_ble")
         truth = jbd.battery
         truth.advance()

@@ -11,15 +11,14 @@ from helpers import DaemonProcess, wait_until
 
 from batmond.sim import SimSpec
 
-from .conftest import NEEDS_EXTRA, add_replay
+from .conftest import NEEDS_EXTRA
 
 pytest.importorskip("aiobmsble", reason=NEEDS_EXTRA)
 pytest.importorskip("aioesphomeapi")  # the `esphome` extra
 
 from batmond.sim.esphome_proxy import EsphomeProxySim
 
-from .test_daemon import alias_of, assert_published_as_expected
-from .test_replay import RECORDINGS
+from .test_daemon import add_recordings, recordings_published
 
 pytestmark = pytest.mark.e2e
 KEY = base64.b64encode(bytes(range(32))).decode()
@@ -29,10 +28,7 @@ NATIVE_JBD = "A4:C1:38:00:00:01"
 async def test_aiobmsble_types_through_an_encrypted_proxy_publish_what_they_do_locally(
     simulator, broker, watcher, tmp_path
 ):
-    devices = []
-    for key, (recording, address, _) in RECORDINGS.items():
-        await add_replay(simulator, recording, address, alias_of(key))
-        devices.append((address, recording.type_name, alias_of(key)))
+    devices = await add_recordings(simulator)
     jbd = await simulator.add(SimSpec(type="jbd", name="native-jbd", address=NATIVE_JBD))
     devices.append((NATIVE_JBD, "jbd_ble", "jbd-through-aiobmsble"))
     proxy = EsphomeProxySim("garage", simulator, encryption_key=KEY, slots=len(devices))
@@ -49,11 +45,8 @@ async def test_aiobmsble_types_through_an_encrypted_proxy_publish_what_they_do_l
     daemon = DaemonProcess(config, tmp_path / "daemon.log")
     daemon.start()
     try:
-        for key, (_, _, expected) in RECORDINGS.items():
-            alias = alias_of(key)
-            state = await wait_until(lambda a=alias: watcher.last_json(f"batmond/{a}/state"), 90, f"{alias} state")
+        for key, state in (await recordings_published(watcher, 90)).items():
             assert state["diagnostics"]["adapter"] == "garage", key
-            assert_published_as_expected(state, expected, key)
         state = await wait_until(lambda: watcher.last_json("batmond/jbd-through-aiobmsble/state"), 60, "jbd_ble")
         assert state["diagnostics"]["adapter"] == "garage"
         assert len(state["cell_voltages"]) == jbd.battery.cells and jbd.writes
