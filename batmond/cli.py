@@ -223,10 +223,11 @@ def parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     sim = sub.add_parser("sim", help="simulate the BMS of a config file",
-                         description="Run simulated BMS for every [[device]] of a config whose [bluetooth] "
-                         "transport is tcp-client:127.0.0.1:PORT (or unix:PATH); wired ones appear as "
-                         "pseudo-terminals at their adapter paths (symlinks). Then run the daemon on the "
-                         "same config in another terminal.")  # fmt: skip
+                         description="Run simulated BMS for every [[device]] of a config whose Bluetooth "
+                         "adapters are tcp-client:127.0.0.1:PORT (or unix:PATH) transports; each "
+                         "[[bluetooth.proxy]] on 127.0.0.1 is played as an ESPHome proxy (native API, its key "
+                         "and slots); wired BMS appear as pseudo-terminals at their adapter paths (symlinks). "
+                         "Then run the daemon on the same config in another terminal.")  # fmt: skip
     sim.add_argument("--config", required=True)
     sim.add_argument("--duration", type=float, help="stop after this many seconds")
     sim.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
@@ -243,10 +244,11 @@ def parser() -> argparse.ArgumentParser:
 
     scan = sub.add_parser("scan", help="list nearby BLE devices and the type they look like",
                           description="Scan for Bluetooth LE devices and print address, RSSI, name and the "
-                          "batmond type their advertisement suggests.")  # fmt: skip
+                          "batmond type their advertisement suggests, on every adapter and ESPHome proxy of "
+                          "the config at once (the first column names the radio).")  # fmt: skip
     scan.add_argument("--seconds", type=float, default=10.0, help="how long to scan (default 10)")
-    scan.add_argument("--config", default=DEFAULT_PATH, help="take [bluetooth] transport from this config")
-    scan.add_argument("--transport", help="bumble transport (overrides the config), e.g. hci-socket:0, usb:0")
+    scan.add_argument("--config", default=DEFAULT_PATH, help="scan the adapters and proxies of this config")
+    scan.add_argument("--transport", help="scan this bumble transport only, not the config's radios")
     scan.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     scan.set_defaults(func=cmd_scan)
 

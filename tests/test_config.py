@@ -147,12 +147,33 @@ def test_cli_check_config_exit_codes(tmp_path, capsys):
     assert err.count("\n") == 0
 
 
+DOCUMENTED_TABLES = [
+    *cfg.SECTIONS.items(),
+    ("[bluetooth.adapter]", cfg.AdapterConfig),
+    ("[bluetooth.proxy]", cfg.ProxyConfig),
+    ("[device]", cfg.DeviceConfig),
+    ("[group]", GroupConfig),
+]
+
+
 def test_the_readme_documents_every_option():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for section, kind in [*cfg.SECTIONS.items(), ("[device]", cfg.DeviceConfig), ("[group]", GroupConfig)]:
-        part = readme.split(f"### `[{section}]`", 1)[1].split("\n### ", 1)[0]
+    for section, kind in DOCUMENTED_TABLES:
+        # a nested table is explained inside its parent's section, from the line that introduces it
+        nested = section.startswith("[bluetooth.")
+        part = readme.split("### `[bluetooth]`" if nested else f"### `[{section}]`", 1)[1].split("\n### ", 1)[0]
+        part = part.split(f"`[{section}]`", 1)[1] if nested else part
         for field in dataclasses.fields(kind):
             assert f"`{field.name}`" in part, f"README does not document [{section}] {field.name}"
+
+
+def test_the_man_page_documents_every_option():
+    page = (Path(__file__).parent.parent / "packaging/man/batmon.toml.5.scd").read_text()
+    for section, kind in DOCUMENTED_TABLES:
+        part = page.split(f"\n# [{section}]\n", 1)[1].split("\n# ", 1)[0]
+        for field in dataclasses.fields(kind):
+            if field.name not in ("adapter", "proxy") or kind is not cfg.BluetoothConfig:  # tables of their own
+                assert f"*{field.name}*" in part, f"batmon.toml(5) does not document [{section}] {field.name}"
 
 
 TWO = '[[device]]\naddress = "C8:47:8C:E4:54:0D"\ntype = "jk"\nalias = "a"\n' \
