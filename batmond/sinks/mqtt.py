@@ -9,7 +9,7 @@ and drives paho's keep-alive.
 
 Telemetry is QoS 0 and is dropped (never queued) while the broker is away; discovery, availability and the
 daemon status are QoS 1 retained. After every (re)connect and whenever HA announces itself online, discovery
-is re-announced and the latest states are re-sent.
+is re-announced and the latest states of the BMS that are online are re-sent (never an offline one's old values).
 
 Commands are never taken from a retained message: one left on the broker (by any client, kept on disk by
 mosquitto) would switch a battery at every start, after every broker restart. MQTT 5 is spoken so that the
@@ -370,22 +370,28 @@ class MqttSink(Sink):
     def _republish(self) -> None:
         for alias, online in self._online.items():
             self.client.publish(self.topics.availability(alias), "online" if online else "offline", 1, True)
-        for reading in self._latest.values():
-            self.publish(reading)
+        for alias, reading in self._latest.items():
+            # An offline BMS is announced but its last state is not sent again: a consumer would take the old
+            # values for new ones (they may be minutes old); its next reading is published when it is back.
+            self._send(reading, state=self._online.get(alias, True))
 
     # -- Sink ------------------------------------------------------------------------------------------
     def publish(self, reading: Reading) -> None:
-        alias = reading.device.alias
-        self._latest[alias] = reading
+        self._latest[reading.device.alias] = reading
+        self._send(reading, state=True)
+
+    def _send(self, reading: Reading, state: bool) -> None:
         if not self.connected:
             return
-        state = reading.sample.to_dict()
-        state["diagnostics"] = reading.diagnostics
+        document = reading.sample.to_dict()
+        document["diagnostics"] = reading.diagnostics
         if reading.meters is not None:
-            state["meters"] = reading.meters.published()
+            document["meters"] = reading.meters.published()
         if self.config.discovery != "off":
-            self._discover(reading, state)
-        self.client.publish(self.topics.state(alias), json.dumps(state, separators=(",", ":")), qos=0)
+            self._discover(reading, document)
+        if state:
+            self.client.publish(self.topics.state(reading.device.alias), json.dumps(document, separators=(",", ":")),
+                                qos=0)  # fmt: skip
         self._flush()
 
     def availability(self, device: DeviceConfig, online: bool) -> None:

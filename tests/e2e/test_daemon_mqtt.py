@@ -141,6 +141,28 @@ async def test_broker_down_at_start_and_restarted_later(simulator, broker, watch
     await wait_until(lambda: watcher.last_json(f"{BASE}/jk1/state"), 10, "states again")
 
 
+async def test_after_a_broker_restart_an_offline_bms_is_announced_but_its_old_state_is_not_sent(
+    simulator, broker, watcher, daemon, paths
+):
+    await start_batteries(simulator, BATTERIES[:2])
+    write_config(paths["config"], simulator.port, broker.port, BATTERIES[:2])
+    daemon.start()
+    await wait_until(lambda: watcher.last_json(f"{BASE}/jk1/state") and watcher.last_json(f"{BASE}/jk2/state"), 30,
+                     "both states")  # fmt: skip
+    simulator.devices["jk2"].silent = True
+    await wait_until(lambda: watcher.last(f"{BASE}/jk2/availability") == b"offline", 30, "jk2 offline")
+    broker.stop()
+    watcher.clear()
+    broker.start()
+    await wait_until(lambda: watcher.last_json(discovery_topic(BATTERIES[1][0])), 40, "jk2 announced again")
+    await wait_until(lambda: watcher.count(f"{BASE}/jk1/state") >= 2, 20, "jk1 publishing again")
+    assert watcher.last(f"{BASE}/jk2/availability") == b"offline"
+    assert watcher.count(f"{BASE}/jk2/state") == 0  # its minutes-old values would pass for new ones
+    simulator.devices["jk2"].silent = False
+    await wait_until(lambda: watcher.last_json(f"{BASE}/jk2/state"), 60, "jk2 back")
+    assert watcher.last(f"{BASE}/jk2/availability") == b"online"
+
+
 async def test_home_assistant_birth_triggers_rediscovery(simulator, broker, watcher, daemon, paths):
     await start_batteries(simulator, BATTERIES[:1])
     write_config(paths["config"], simulator.port, broker.port, BATTERIES[:1])
