@@ -21,6 +21,9 @@ from batmond.transports.base import Link, LinkError, stray_cancel
 
 RESPONSE_TIMEOUT = 5.0
 MISSED_ANSWERS_BEFORE_RECONNECT = 3
+# A request whose answer failed its checksum is sent again at once, this many times: the BMS is there and
+# talking, and waiting out RESPONSE_TIMEOUT would cost a BMS taking turns its whole turn.
+GARBLED_ANSWER_RETRIES = 3
 RECONNECT_BACKOFF = (1.0, 60.0)
 RSSI_PERIOD = 30.0  # s between readings of a held link's RSSI
 # Lengths of unplaced frames already logged for one BMS: a firmware that sends them every second is logged
@@ -32,10 +35,15 @@ class NoAnswer(Exception):
     pass
 
 
+class GarbledAnswer(Exception):
+    pass
+
+
 @dataclass(slots=True)
 class _Waiter:
     kind: str
     future: asyncio.Future[None]
+    bad_frames: int  # the codec's count of bad frames when the request went out
 
 
 class Poller:
@@ -190,17 +198,31 @@ class Poller:
         if request.expect is None:
             await self._send(request)
             return
+        for _ in range(GARBLED_ANSWER_RETRIES):
+            try:
+                await self._ask(request, request.expect)
+                return
+            except GarbledAnswer:
+                self.log.debug("the %r answer failed its checksum; asking again", request.expect)
+        try:
+            await self._ask(request, request.expect)
+        except GarbledAnswer:
+            raise NoAnswer(f"{GARBLED_ANSWER_RETRIES + 1} {request.expect!r} answers in a row failed their "
+                           "checksum") from None  # fmt: skip
+
+    async def _ask(self, request: Request, kind: str) -> None:
+        assert self._link is not None and self._codec is not None
         link, loop = self._link, asyncio.get_running_loop()
         # The answer, the timeout and the link's end all settle this one future: the poller wakes once, on the
         # loop turn after the answer, with no helper tasks to start and cancel per request.
         future: asyncio.Future[None] = loop.create_future()
-        self._waiter = _Waiter(request.expect, future)
+        self._waiter = _Waiter(kind, future, self._codec.stats.bad_checksum)
         timeout: asyncio.TimerHandle | None = None
         try:
             await self._send(request)
             if not link.alive:  # ended before the link watch could fail the future
                 raise _ended(link)
-            timeout = loop.call_later(RESPONSE_TIMEOUT, _expire, future, request.expect)
+            timeout = loop.call_later(RESPONSE_TIMEOUT, _expire, future, kind)
             await future
         finally:
             if timeout is not None:
@@ -248,6 +270,8 @@ class Poller:
             waiter.future.set_result(None)
         elif f"{waiter.kind}-error" in kinds:
             waiter.future.set_exception(LinkError(f"the BMS refused the {waiter.kind!r} request"))
+        elif self._codec is not None and self._codec.stats.bad_checksum > waiter.bad_frames:
+            waiter.future.set_exception(GarbledAnswer())
 
     def _link_ended(self, link: Link) -> None:
         waiter = self._waiter

@@ -8,6 +8,8 @@ import signal
 import pytest
 from helpers import wait_until, write_config
 
+from batmond.poller import RESPONSE_TIMEOUT
+
 from .conftest import BATTERIES, start_batteries
 
 pytestmark = pytest.mark.e2e
@@ -121,6 +123,22 @@ async def test_corrupted_frames_are_counted_and_never_published(simulator, broke
         assert 40 < state["voltage"] < 60
         assert all(2.5 <= v <= 3.7 for v in state["cell_voltages"])
         assert state["cycles"] == jk1.battery.cycles
+
+
+async def test_a_garbled_answer_is_asked_for_again_at_once(simulator, broker, watcher, daemon, paths):
+    await start_batteries(simulator, BATTERIES[2:])
+    write_config(paths["config"], simulator.port, broker.port, BATTERIES[2:])
+    daemon.start()
+    topic = f"{BASE}/jbd1/state"
+    await wait_until(lambda: watcher.count(topic) >= 2, 30, "states")
+    simulator.devices["jbd1"].corrupt_next = 3  # three answers in a row fail their checksum
+    await wait_until(lambda: watcher.last_json(topic)["diagnostics"]["bad_frames"] >= 3, 20, "bad frames counted")
+    await wait_until(lambda: watcher.count(topic) >= 3, 10, "states again")
+    # Re-asked at once, not after a 5 s silence each (RESPONSE_TIMEOUT): no gap between samples as long as one
+    # such silence, and the link is kept.
+    intervals = [json.loads(p)["diagnostics"].get("sample_interval", 0) for p in watcher.payloads(topic)]
+    assert max(intervals) < RESPONSE_TIMEOUT, intervals
+    assert "without an answer" not in daemon.log and "reconnecting" not in daemon.log
 
 
 async def test_broker_down_at_start_and_restarted_later(simulator, broker, watcher, daemon, paths):
