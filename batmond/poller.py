@@ -198,19 +198,17 @@ class Poller:
         if request.expect is None:
             await self._send(request)
             return
-        for _ in range(GARBLED_ANSWER_RETRIES):
+        asked = GARBLED_ANSWER_RETRIES + 1
+        for attempt in range(1, asked + 1):
             try:
                 await self._ask(request, request.expect)
                 return
             except GarbledAnswer:
-                self.log.debug("the %r answer failed its checksum; asking again", request.expect)
-        try:
-            await self._ask(request, request.expect)
-        except GarbledAnswer:
-            raise NoAnswer(f"{GARBLED_ANSWER_RETRIES + 1} {request.expect!r} answers in a row failed their "
-                           "checksum") from None  # fmt: skip
+                self.log.debug("the %r answer failed its checksum (%d of %d)", request.expect, attempt, asked)
+        raise NoAnswer(f"{asked} {request.expect!r} answers in a row failed their checksum")
 
     async def _ask(self, request: Request, kind: str) -> None:
+        """Send ``request`` and wait for its ``kind`` of answer (``request.expect``, known not to be None)."""
         assert self._link is not None and self._codec is not None
         link, loop = self._link, asyncio.get_running_loop()
         # The answer, the timeout and the link's end all settle this one future: the poller wakes once, on the

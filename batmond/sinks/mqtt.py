@@ -373,14 +373,15 @@ class MqttSink(Sink):
         for alias, reading in self._latest.items():
             # An offline BMS is announced but its last state is not sent again: a consumer would take the old
             # values for new ones (they may be minutes old); its next reading is published when it is back.
-            self._send(reading, state=self._online.get(alias, True))
+            self._send(reading, with_state=self._online.get(alias, True))
 
     # -- Sink ------------------------------------------------------------------------------------------
     def publish(self, reading: Reading) -> None:
         self._latest[reading.device.alias] = reading
-        self._send(reading, state=True)
+        self._send(reading, with_state=True)
 
-    def _send(self, reading: Reading, state: bool) -> None:
+    def _send(self, reading: Reading, with_state: bool) -> None:
+        """Announce ``reading``'s device if what it reports changed, and publish its state if ``with_state``."""
         if not self.connected:
             return
         document = reading.sample.to_dict()
@@ -389,7 +390,7 @@ class MqttSink(Sink):
             document["meters"] = reading.meters.published()
         if self.config.discovery != "off":
             self._discover(reading, document)
-        if state:
+        if with_state:
             self.client.publish(self.topics.state(reading.device.alias), json.dumps(document, separators=(",", ":")),
                                 qos=0)  # fmt: skip
         self._flush()
